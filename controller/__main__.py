@@ -1,0 +1,7 @@
+"""`python -m controller`: the citypulse CLI."""
+
+import sys
+
+from controller.cli import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+"""L8 the `citypulse` command line."""
+
+from controller.cli.app import main
+
+__all__ = ["main"]

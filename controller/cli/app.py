@@ -1,0 +1,88 @@
+"""L8 `citypulse` entry point: parse arguments, dispatch, map errors to exit codes.
+
+Exit codes: 0 ok, 1 runtime failure (a test that failed, an output that died),
+2 usage or validation error. Errors print as `where: error[CODE]: message`; no traceback
+reaches the user for anything they typed or wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from controller import __version__
+from controller.cli import check_cmd, schema_cmd
+from controller.errors import ControllerError, ShowValidationError
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    def __init__(self, prog: str, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+        self.usage = usage
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so `main` owns the exit code."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.prog, message, self.format_usage())
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="citypulse",
+        description="Show controller for city-scale lighting ceremonies.",
+        epilog="Show format: shows/README.md. Fixture and rig format: fixtures/README.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"citypulse {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    check_cmd.register(sub)
+    schema_cmd.register(sub)
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
+    """Commands whose modules may not be importable on a minimal install."""
+    from controller.cli import fixtures_cmd
+
+    fixtures_cmd.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        sys.stderr.write(exc.usage)
+        sys.stderr.write(f"{exc.prog}: error[A001]: {exc.message}\n")
+        return 2
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return handler(args)
+    except ShowValidationError as exc:
+        for diag in exc.diagnostics:
+            sys.stderr.write(f"{diag}\n")
+        n = len(exc.errors)
+        sys.stderr.write(f"citypulse: {n} error{'s' if n != 1 else ''}\n")
+        return 2
+    except ControllerError as exc:
+        sys.stderr.write(f"citypulse: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("citypulse: interrupted\n")
+        return 130

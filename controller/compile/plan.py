@@ -1,0 +1,205 @@
+"""L2 compile once, render many: a venue's plan of clips, elements, cues and patch inputs.
+
+`compile_venue` turns a `LoadedShow` plus a venue id into a `VenuePlan`: each clip becomes
+a `CompiledClip` holding its target index array (or a slice when the targets are
+contiguous, which lets the renderer write views instead of gathering), its prepared effect
+renderer, its parameter tracks split into constants and keyframed ones, and a preallocated
+scratch buffer. Nothing in the plan changes while frames render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from controller.attributes import HOME_VALUES, N_ATTRIBUTES, Attribute
+from controller.compile.elements import ElementTable, build_elements, select
+from controller.effects_api import ParamTrack
+from controller.errors import Diagnostic, ShowValidationError
+from controller.render.context import ClipRenderer, EffectContext, EffectImpl
+from controller.render.effects.mapping import MediaError
+from controller.show.load import LoadedShow
+from controller.show.timeline import Blend
+from controller.show.twin import Twin
+
+__all__ = ["CompiledClip", "CueMark", "VenuePlan", "compile_venue", "home_frame"]
+
+F32 = NDArray[np.float32]
+Selection = slice | NDArray[np.int32]
+PREMULTIPLIED = (Attribute.RED, Attribute.GREEN, Attribute.BLUE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CueMark:
+    name: str
+    t: float
+    hold: bool
+
+
+@dataclass(slots=True, kw_only=True)
+class CompiledClip:
+    name: str  # "track/clip-index" for reports
+    effect: str
+    layer: int
+    start: float
+    end: float
+    fade_in: float
+    fade_out: float
+    opacity: float
+    blend: Blend
+    rows: tuple[int, ...]  # attribute rows the effect writes, in its order
+    selection: Selection
+    n: int
+    renderer: ClipRenderer
+    constants: dict[str, tuple[float, ...]]
+    tracks: dict[str, ParamTrack]
+    scratch: F32  # (len(rows), n)
+    premultiply: bool  # rows are I, R, G, B: blend colour as light (I*C)
+    values: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def params_at(self, t: float) -> dict[str, tuple[float, ...]]:
+        values = self.values
+        for name, track in self.tracks.items():
+            values[name] = track.at(t)
+        return values
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenuePlan:
+    venue: str
+    twin: Twin
+    elements: ElementTable
+    fps: int
+    duration: float
+    intensity: float  # venue intensity scale
+    time_offset: float
+    cues: tuple[CueMark, ...]
+    clips: tuple[CompiledClip, ...]  # in layer order
+    home: F32  # (N_ATTRIBUTES, n) frame before any clip
+
+    @property
+    def frame_count(self) -> int:
+        return round(self.duration * self.fps)
+
+    def new_frame(self) -> F32:
+        return np.empty((N_ATTRIBUTES, self.elements.n), dtype=np.float32)
+
+
+def home_frame(n: int) -> F32:
+    frame = np.empty((N_ATTRIBUTES, n), dtype=np.float32)
+    for attr, value in HOME_VALUES.items():
+        frame[attr] = value
+    return frame
+
+
+def _as_selection(index: NDArray[np.int32]) -> Selection:
+    if len(index) and int(index[-1]) - int(index[0]) + 1 == len(index):
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
+
+
+def _context(
+    table: ElementTable, index: NDArray[np.int32], seed: int, fps: float, base: Path
+) -> EffectContext:
+    fixtures = table.fixture[index]
+    _, local = np.unique(fixtures, return_inverse=True)
+    n = len(index)
+    order = (np.arange(n, dtype=np.float32) / max(n - 1, 1)).astype(np.float32)
+    return EffectContext(
+        n=n,
+        positions=table.positions[index],
+        order=order,
+        fixture_index=local.astype(np.int32),
+        n_fixtures=int(local.max()) + 1 if n else 0,
+        rotations=table.rotations[fixtures],
+        pan_range_deg=table.pan_range[fixtures],
+        tilt_range_deg=table.tilt_range[fixtures],
+        seed=seed,
+        fps=fps,
+        base_dir=base,
+    )
+
+
+def compile_venue(loaded: LoadedShow, venue: str) -> VenuePlan:
+    """Compile the show for one venue.
+
+    Raises:
+        ShowValidationError: a clip's media cannot be loaded (located at the clip).
+        KeyError: `venue` is not one of the show's venues.
+    """
+    twin = loaded.venues[venue]
+    entry = loaded.show.venues[venue]
+    table = build_elements(twin)
+    base = Path(loaded.path).parent
+    disabled = set(entry.disable_tracks)
+    clips: list[CompiledClip] = []
+    problems: list[Diagnostic] = []
+    for rc in loaded.clips:
+        if venue not in rc.venues or rc.track in disabled:
+            continue
+        index = select(rc.target, twin, table)
+        if len(index) == 0:
+            continue
+        ctx = _context(table, index, rc.seed, loaded.show.fps, base)
+        impl = rc.effect.impl
+        assert isinstance(impl, EffectImpl)
+        try:
+            renderer = impl.prepare(ctx, rc.params)
+        except MediaError as exc:
+            problems.append(
+                Diagnostic(
+                    code="S105", message=str(exc), span=loaded.doc.span((*rc.source, "params"))
+                )
+            )
+            continue
+        rows = tuple(int(a) for a in rc.effect.writes)
+        clips.append(
+            CompiledClip(
+                name=f"{rc.track}/{rc.clip_index + 1}",
+                effect=rc.effect.name,
+                layer=rc.layer,
+                start=rc.start,
+                end=rc.end,
+                fade_in=rc.fade_in,
+                fade_out=rc.fade_out,
+                opacity=rc.opacity,
+                blend=rc.blend,
+                rows=rows,
+                selection=_as_selection(index),
+                n=len(index),
+                renderer=renderer,
+                constants={k: v.at(0.0) for k, v in rc.params.items() if v.constant},
+                tracks={k: v for k, v in rc.params.items() if not v.constant},
+                scratch=np.zeros((len(rows), len(index)), dtype=np.float32),
+                premultiply=rows[:4] == (Attribute.INTENSITY, *PREMULTIPLIED),
+            )
+        )
+    if problems:
+        raise ShowValidationError(problems)
+    for clip in clips:
+        clip.values.update(clip.constants)
+    cues = tuple(
+        sorted(
+            (
+                CueMark(name=c.name, t=loaded.cue_times[c.name], hold=c.hold)
+                for c in loaded.show.cues
+                if c.name in loaded.cue_times
+            ),
+            key=lambda c: c.t,
+        )
+    )
+    return VenuePlan(
+        venue=venue,
+        twin=twin,
+        elements=table,
+        fps=loaded.show.fps,
+        duration=loaded.show.duration,
+        intensity=entry.intensity,
+        time_offset=entry.time_offset,
+        cues=cues,
+        clips=tuple(sorted(clips, key=lambda c: c.layer)),
+        home=home_frame(table.n),
+    )

@@ -1,0 +1,1 @@
+"""L4 patch: rendered attribute frames -> DMX universes of uint8."""

@@ -1,0 +1,1 @@
+"""L3 numpy frame renderer: pure render of any frame at any time."""

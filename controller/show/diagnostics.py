@@ -1,0 +1,154 @@
+"""L1 turn pydantic validation errors into located diagnostics, and collect diagnostics.
+
+Codes: S001 unknown key, S002 missing key, S003 wrong type or value. Unknown keys get a
+"did you mean" from difflib against the model's field names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from controller.errors import Diagnostic, Severity, ShowValidationError, SourceSpan
+from controller.show.source import NodePath, Plain, SourceDoc
+
+__all__ = ["DiagnosticSink", "did_you_mean", "validate_model"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def known_list(choices: Iterable[str], limit: int = 8) -> str:
+    items = sorted(set(choices))
+    shown = ", ".join(repr(c) for c in items[:limit])
+    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+    return shown + more if items else "none"
+
+
+@dataclass(slots=True)
+class DiagnosticSink:
+    """Collects diagnostics from many files; raises them all at once."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, code: str, message: str, span: SourceSpan) -> None:
+        self.items.append(Diagnostic(code=code, message=message, span=span))
+
+    def warning(self, code: str, message: str, span: SourceSpan) -> None:
+        self.items.append(
+            Diagnostic(code=code, message=message, span=span, severity=Severity.WARNING)
+        )
+
+    def extend(self, items: Iterable[Diagnostic]) -> None:
+        self.items.extend(items)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise ShowValidationError(self.items)
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(
+            sorted(
+                (d for d in self.items if d.severity is Severity.WARNING),
+                key=Diagnostic.sort_key,
+            )
+        )
+
+
+def _data_path(data: Plain, loc: Sequence[int | str]) -> NodePath:
+    """Follow pydantic's `loc` through the data, dropping union/validator tags."""
+    out: list[str | int] = []
+    node: Plain = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part not in node:
+            # a missing or unknown key: stop at the mapping, remember the key for the message
+            out.append(part)
+            break
+    return tuple(out)
+
+
+def _model_fields(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """Field names of the sub-model reached by `loc`, for did-you-mean."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if current is None or not isinstance(part, str):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            return []
+        current = _first_model(info.annotation)
+    return list(current.model_fields) if current is not None else []
+
+
+def _first_model(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(err_type: str, msg: str, value: object) -> str:
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = msg[:1].lower() + msg[1:]
+    if err_type in {"value_error", "assertion_error"}:
+        return msg
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{msg} (got {shown})"
+
+
+def validate_model(model: type[M], doc: SourceDoc, sink: DiagnosticSink) -> M | None:
+    """Validate `doc.data` as `model`; on failure add located diagnostics and return None."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        seen: set[tuple[NodePath, str]] = set()
+        for err in exc.errors(include_url=False):
+            loc = tuple(err["loc"])
+            path = _data_path(doc.data, loc)
+            kind = err["type"]
+            if kind == "extra_forbidden":
+                key = str(path[-1]) if path else "?"
+                fields = _model_fields(model, [p for p in loc if isinstance(p, str | int)])
+                hint = did_you_mean(key, fields)
+                allowed = f"; allowed: {', '.join(fields)}" if fields and not hint else ""
+                code, text, span = (
+                    "S001",
+                    f"unknown key {key!r}{hint}{allowed}",
+                    doc.span(path, key=True),
+                )
+            elif kind == "missing":
+                key = str(loc[-1])
+                code, text, span = "S002", f"missing required key {key!r}", doc.span(path[:-1])
+            else:
+                label = ".".join(str(p) for p in path) or "document"
+                text = f"{label}: {_message(kind, err['msg'], err.get('input'))}"
+                code, span = "S003", doc.span(path)
+            if (path, text) not in seen:
+                seen.add((path, text))
+                sink.error(code, text, span)
+        return None

@@ -1,0 +1,1 @@
+"""In-memory stand-ins for the devices a show talks to: nodes, receivers, widgets, peers."""
