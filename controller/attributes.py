@@ -6,13 +6,18 @@ effects write one or a few attributes for a selection of elements, and a contigu
 makes those gathers and scatters cache-friendly and lets numpy vectorise each write.
 
 An element is one addressable light: a whole fixture, or one cell of a pixel fixture.
+
+Colour rows (red, green, blue, white, amber, uv) hold emitted LIGHT, premultiplied by the
+intensity row: a red light at half level is I=0.5, R=0.5, G=B=0. Blending light is what
+two overlapping layers of real light do, a pixel cell's output byte is its light row
+directly, and a fixture with its own dimmer recovers its colour as light / intensity.
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["COLOR_ATTRIBUTES", "HOME_VALUES", "N_ATTRIBUTES", "Attribute"]
+__all__ = ["COLOR_ATTRIBUTES", "HOME_VALUES", "LIGHT_ATTRIBUTES", "N_ATTRIBUTES", "Attribute"]
 
 
 class Attribute(enum.IntEnum):
@@ -45,13 +50,21 @@ class Attribute(enum.IntEnum):
 N_ATTRIBUTES = len(Attribute)
 
 COLOR_ATTRIBUTES = (Attribute.RED, Attribute.GREEN, Attribute.BLUE)
+LIGHT_ATTRIBUTES = (
+    Attribute.RED,
+    Attribute.GREEN,
+    Attribute.BLUE,
+    Attribute.WHITE,
+    Attribute.AMBER,
+    Attribute.UV,
+)
 
-# Value an element holds when no clip writes it: dark, white colour, beam centred.
+# Value an element holds when no clip writes it: dark (so no light), beam centred.
 HOME_VALUES: dict[Attribute, float] = {
     Attribute.INTENSITY: 0.0,
-    Attribute.RED: 1.0,
-    Attribute.GREEN: 1.0,
-    Attribute.BLUE: 1.0,
+    Attribute.RED: 0.0,
+    Attribute.GREEN: 0.0,
+    Attribute.BLUE: 0.0,
     Attribute.WHITE: 0.0,
     Attribute.AMBER: 0.0,
     Attribute.UV: 0.0,

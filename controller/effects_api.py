@@ -9,6 +9,7 @@ ever evaluates keyframes.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ __all__ = [
     "ParamKind",
     "ParamSpec",
     "ParamTrack",
+    "ease",
+    "ease_integral",
     "normalise_param",
 ]
 
@@ -84,6 +87,7 @@ class ParamSpec:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
+    rate: bool = False  # a rate (per second): effects read its integral as `<name>_phase`
 
     @property
     def keyframeable(self) -> bool:
@@ -126,6 +130,8 @@ class ParamTrack:
     def at(self, t: float) -> tuple[float, ...]:
         """Value at clip time `t` (held before the first and after the last key)."""
         keys = self.keys
+        if not keys:
+            return ()
         if len(keys) == 1 or t <= keys[0].t:
             return keys[0].value
         if t >= keys[-1].t:
@@ -141,9 +147,61 @@ class ParamTrack:
         u = ease(b.ease, (t - a.t) / (b.t - a.t))
         return tuple(x + (y - x) * u for x, y in zip(a.value, b.value, strict=True))
 
+    def integral(self, t: float) -> tuple[float, ...]:
+        """Integral of the value from clip time 0 to `t` (the phase of a rate parameter).
+
+        A speed keyframed from 1 to 0 then slows a chase to a stop instead of running it
+        backwards, as `t * speed(t)` would.
+        """
+        keys = self.keys
+        if not keys:
+            return ()
+        first = keys[0]
+        if t <= first.t or len(keys) == 1:
+            return tuple(v * t for v in first.value)
+        total = [v * first.t for v in first.value]
+        for a, b in itertools.pairwise(keys):
+            if t <= a.t:
+                break
+            span = b.t - a.t
+            u = min(1.0, (t - a.t) / span)
+            area = ease_integral(b.ease, u)  # integral of ease over [0, u]
+            for i, (x, y) in enumerate(zip(a.value, b.value, strict=True)):
+                total[i] += span * (x * u + (y - x) * area)
+        last = keys[-1]
+        if t > last.t:
+            total = [acc + v * (t - last.t) for acc, v in zip(total, last.value, strict=True)]
+        return tuple(total)
+
+
+def ease_integral(name: str, u: float) -> float:
+    """Integral of `ease(name, x)` for x from 0 to u (closed forms)."""
+    half_pi = math.pi / 2
+    if name == "step":
+        return 0.0
+    if name == "in-sine":
+        return u - math.sin(u * half_pi) / half_pi
+    if name == "out-sine":
+        return (1.0 - math.cos(u * half_pi)) / half_pi
+    if name == "in-out-sine":
+        return u / 2 - math.sin(u * math.pi) / (2 * math.pi)
+    if name == "in-cubic":
+        return u**4 / 4
+    if name == "out-cubic":
+        return u + ((1.0 - u) ** 4 - 1.0) / 4
+    if name == "in-out-cubic":
+        if u < 0.5:
+            return u**4
+        return 1 / 16 + (u - 0.5) + ((2 - 2 * u) ** 4 - 1) / 16
+    return u * u / 2
+
 
 def ease(name: str, u: float) -> float:
     """Map linear progress u in [0, 1] through easing `name`."""
+    if u <= 0.0:  # exact endpoints: 1 - cos(pi/2) is 0.9999999999999999, not 1
+        return 0.0
+    if u >= 1.0:
+        return 1.0
     if name == "step":
         return 0.0 if u < 1.0 else 1.0
     if name == "in-sine":

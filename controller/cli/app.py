@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from controller import __version__
 from controller.cli import check_cmd, schema_cmd
+from controller.cli.common import ArgumentError
 from controller.errors import ControllerError, ShowValidationError
 
 __all__ = ["main"]
@@ -52,9 +53,13 @@ def build_parser() -> Parser:
 
 def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     """Commands whose modules may not be importable on a minimal install."""
-    from controller.cli import fixtures_cmd
+    from controller.cli import bench_cmd, fixtures_cmd, fseq_cmd, preview_cmd, render_cmd
 
+    render_cmd.register(sub)
+    preview_cmd.register(sub)
+    fseq_cmd.register(sub)
     fixtures_cmd.register(sub)
+    bench_cmd.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"{diag}\n")
         n = len(exc.errors)
         sys.stderr.write(f"citypulse: {n} error{'s' if n != 1 else ''}\n")
+        return 2
+    except ArgumentError as exc:
+        sys.stderr.write(f"citypulse {args.command}: error[A002]: {exc}\n")
         return 2
     except ControllerError as exc:
         sys.stderr.write(f"citypulse: error: {exc}\n")

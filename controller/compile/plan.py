@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from controller.attributes import HOME_VALUES, N_ATTRIBUTES, Attribute
+from controller.attributes import HOME_VALUES, LIGHT_ATTRIBUTES, N_ATTRIBUTES, Attribute
 from controller.compile.elements import ElementTable, build_elements, select
 from controller.effects_api import ParamTrack
 from controller.errors import Diagnostic, ShowValidationError
@@ -60,10 +60,15 @@ class CompiledClip:
     premultiply: bool  # rows are I, R, G, B: blend colour as light (I*C)
     values: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
+    rates: dict[str, ParamTrack] = field(default_factory=dict)
+
     def params_at(self, t: float) -> dict[str, tuple[float, ...]]:
+        """Parameter values at clip time `t`, plus `<name>_phase` integrals of rate params."""
         values = self.values
         for name, track in self.tracks.items():
             values[name] = track.at(t)
+        for name, track in self.rates.items():
+            values[f"{name}_phase"] = track.integral(t)
         return values
 
 
@@ -79,13 +84,15 @@ class VenuePlan:
     cues: tuple[CueMark, ...]
     clips: tuple[CompiledClip, ...]  # in layer order
     home: F32  # (N_ATTRIBUTES, n) frame before any clip
+    live_rows: tuple[int, ...]  # rows some clip writes (the renderer resets only these)
 
     @property
     def frame_count(self) -> int:
         return round(self.duration * self.fps)
 
     def new_frame(self) -> F32:
-        return np.empty((N_ATTRIBUTES, self.elements.n), dtype=np.float32)
+        """A frame buffer for `render` (starts at the home look)."""
+        return self.home.copy()
 
 
 def home_frame(n: int) -> F32:
@@ -171,8 +178,13 @@ def compile_venue(loaded: LoadedShow, venue: str) -> VenuePlan:
                 selection=_as_selection(index),
                 n=len(index),
                 renderer=renderer,
-                constants={k: v.at(0.0) for k, v in rc.params.items() if v.constant},
+                constants={k: v.at(0.0) for k, v in rc.params.items() if v.constant and v.keys},
                 tracks={k: v for k, v in rc.params.items() if not v.constant},
+                rates={
+                    p.name: rc.params[p.name]
+                    for p in rc.effect.params
+                    if p.rate and p.name in rc.params and rc.params[p.name].keys
+                },
                 scratch=np.zeros((len(rows), len(index)), dtype=np.float32),
                 premultiply=rows[:4] == (Attribute.INTENSITY, *PREMULTIPLIED),
             )
@@ -202,4 +214,12 @@ def compile_venue(loaded: LoadedShow, venue: str) -> VenuePlan:
         cues=cues,
         clips=tuple(sorted(clips, key=lambda c: c.layer)),
         home=home_frame(table.n),
+        live_rows=_live_rows(clips),
     )
+
+
+def _live_rows(clips: list[CompiledClip]) -> tuple[int, ...]:
+    rows = {r for c in clips for r in c.rows}
+    if Attribute.INTENSITY in rows:  # intensity-only clips rescale light
+        rows.update(int(a) for a in LIGHT_ATTRIBUTES)
+    return tuple(sorted(rows))

@@ -4,91 +4,106 @@ Rules:
 - Universes are rows of a (n_universes, 512) uint8 array in ascending universe order;
   slots no fixture uses stay 0, `fixed` channels hold their value, `unused` stay 0.
 - A channel whose attribute is at its home value (nothing drove it) outputs the channel's
-  `default` when the profile gives one (e.g. shutter open, pan centred).
-- Colour channels of elements without their own intensity channel (pixel cells, RGB
-  fixtures without a dimmer) are dimmed by the element's intensity: virtual intensity.
-  A pixel mode's head intensity channel runs at full x master, so the cells carry the level.
+  `default` when the profile gives one (shutter open, pan centred).
+- Frames hold light (colour x intensity). Colour channels of elements without their own
+  dimmer (pixel cells, RGB fixtures without an intensity channel) output the light
+  directly: virtual intensity. Fixtures with a dimmer output colour = light / intensity
+  (white while dark) and the level on the dimmer. A pixel mode's head intensity channel
+  runs at full x master, so the cells carry the level.
 - `white_from_rgb`: white = min(R, G, B) and that amount is taken out of R, G and B.
-- Venue intensity scale and the grand master multiply every intensity-class output.
-- Order per channel: value -> white extraction -> dimming -> curve -> invert -> range ->
-  8-bit round, or 16-bit round and split coarse/fine.
+- Venue intensity scale and grand master (`master`) scale every intensity-class output.
+- Per channel: value -> white extraction -> dimming -> curve -> invert -> range ->
+  8-bit round, or 16-bit round split coarse/fine (MSB first).
+
+Strategy: entries are sorted into a FAST block (8-bit colour light with no default,
+invert or range: nearly every pixel slot), processed as contiguous slices through one
+lookup table per curve, and a GENERAL block that takes the full path above.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from controller.attributes import HOME_VALUES, Attribute
+from controller.attributes import HOME_VALUES, LIGHT_ATTRIBUTES, Attribute
 from controller.compile.elements import ElementTable
 from controller.patch.curves import apply_curve
 from controller.show.profile import CELL_LETTERS, ChannelSpec, Curve
 from controller.show.twin import UNIVERSE_SIZE, PlacedFixture, Twin
 
-__all__ = ["Patch", "build_patch"]
+__all__ = [
+    "FIXED_SLOT",
+    "FREE_SLOT",
+    "FULL",
+    "LUT_SIZE",
+    "Patch",
+    "SlotOwner",
+    "build_patch",
+    "slot_owner",
+]
 
 F32 = NDArray[np.float32]
 I64 = NDArray[np.int64]
-COLOR_ROWS = {
-    Attribute.RED,
-    Attribute.GREEN,
-    Attribute.BLUE,
-    Attribute.WHITE,
-    Attribute.AMBER,
-    Attribute.UV,
-}
-FULL = -1  # "attribute" of a head intensity channel in a pixel mode: always 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Group:
-    """Entries that share a curve and a bit depth, gathered and written together."""
-
-    curve: Curve
-    gamma: float
-    bits: int
-    pos: I64  # positions into the entry arrays
+U8 = NDArray[np.uint8]
+FULL = -1  # attribute of a pixel mode's head intensity channel: always full x master
+FIXED_SLOT = -3  # a `fixed` channel (constant value)
+FREE_SLOT = -2  # no fixture uses the slot
+LUT_SIZE = 4096  # levels per curve lookup table (finer than 8-bit output needs)
+_LIGHT = {int(a) for a in LIGHT_ATTRIBUTES}
+_CURVES = list(Curve)
+_COLUMNS = (
+    "attr",
+    "elem",
+    "dst",
+    "bits",
+    "curve",
+    "gamma",
+    "invert",
+    "lo",
+    "hi",
+    "default",
+    "undim",
+    "wx",
+)
 
 
 class _Builder:
-    def __init__(self, n_elements: int, universes: dict[int, int]) -> None:
-        self.n = n_elements
+    def __init__(self, universes: dict[int, int]) -> None:
         self.rows = universes
-        self.cols: dict[str, list[float]] = defaultdict(list)
+        self.parts: dict[str, list[NDArray[np.float64]]] = {k: [] for k in _COLUMNS}
         self.fixed: list[tuple[int, int]] = []
 
-    def add(self, ch: ChannelSpec, attr: int, elem: int, dst: int, vdim: bool, wx: int) -> None:
-        c = self.cols
+    def add(self, ch: ChannelSpec, attr: int, elem: I64, dst: I64, *, undim: bool, wx: int) -> None:
+        n = len(dst)
         top = 255 if ch.bits == 8 else 65535
         lo, hi = ch.range if ch.range is not None else (0, top)
-        c["src"].append(attr * self.n + elem if attr >= 0 else -1)
-        c["attr"].append(attr)
-        c["elem"].append(elem)
-        c["dst"].append(dst)
-        c["bits"].append(ch.bits)
-        c["curve"].append(list(Curve).index(ch.curve))
-        c["gamma"].append(ch.gamma)
-        c["invert"].append(int(ch.invert))
-        c["lo"].append(lo)
-        c["hi"].append(hi)
-        c["default"].append(-1 if ch.default is None else ch.default)
-        c["home"].append(HOME_VALUES[Attribute(attr)] if attr >= 0 else -1.0)
-        c["vdim"].append(int(vdim))
-        c["wx"].append(wx)
-        c["intensity"].append(int(attr in (Attribute.INTENSITY, FULL)))
+        values = {
+            "attr": attr,
+            "elem": elem,
+            "dst": dst,
+            "bits": ch.bits,
+            "curve": _CURVES.index(ch.curve),
+            "gamma": ch.gamma,
+            "invert": int(ch.invert),
+            "lo": lo,
+            "hi": hi,
+            "default": -1 if ch.default is None else ch.default,
+            "undim": int(undim),
+            "wx": wx,
+        }
+        for key, value in values.items():
+            self.parts[key].append(np.broadcast_to(np.asarray(value, np.float64), (n,)))
 
-
-def _cell_channel(letter: str, curve: Curve, gamma: float) -> ChannelSpec:
-    return ChannelSpec(attribute=CELL_LETTERS[letter], curve=curve, gamma=gamma)
+    def columns(self) -> dict[str, NDArray[np.float64]]:
+        return {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.parts.items()}
 
 
 def _add_fixture(b: _Builder, fx: PlacedFixture, first_elem: int) -> None:
     mode = fx.mode
-    has_dimmer = any(c.attribute == "intensity" for c in mode.channels) and mode.cells is None
-    wx_mode = mode.white_from_rgb
+    has_dimmer = mode.cells is None and any(c.attribute == "intensity" for c in mode.channels)
+    one = np.ones(1, np.int64)
     for seg in fx.segments:
         base = b.rows[seg.universe] * UNIVERSE_SIZE + seg.address - 1
         slot = 0
@@ -98,38 +113,49 @@ def _add_fixture(b: _Builder, fx: PlacedFixture, first_elem: int) -> None:
                 slot += ch.slots
                 if ch.attribute == "fixed":
                     value = ch.value or 0
-                    if ch.bits == 16:
-                        b.fixed += [(dst, value >> 8), (dst + 1, value & 0xFF)]
-                    else:
-                        b.fixed.append((dst, value))
+                    pairs = (
+                        [(dst, value >> 8), (dst + 1, value & 0xFF)]
+                        if ch.bits == 16
+                        else [(dst, value)]
+                    )
+                    b.fixed += pairs
                     continue
                 if ch.attribute == "unused":
                     continue
                 attr = int(Attribute.from_key(ch.attribute))
                 if attr == Attribute.INTENSITY and mode.cells is not None:
                     attr = FULL
-                b.add(ch, attr, first_elem, dst, _vdim(attr, has_dimmer), _wx(attr, wx_mode))
+                wx = 0
+                if mode.white_from_rgb:
+                    wx = 1 if attr == Attribute.WHITE else 2 if attr in (1, 2, 3) else 0
+                b.add(
+                    ch,
+                    attr,
+                    one * first_elem,
+                    one * dst,
+                    undim=has_dimmer and attr in _LIGHT,
+                    wx=wx,
+                )
         if mode.cells is None or seg.cells == 0:
             continue
         order = mode.cells.order
+        cells = np.arange(seg.cells, dtype=np.int64)
+        elems = first_elem + seg.first_cell + cells
+        extract = mode.white_from_rgb and "W" in order
         for k, letter in enumerate(order):
-            spec = _cell_channel(letter, mode.cells.curve, mode.cells.gamma)
+            spec = ChannelSpec(
+                attribute=CELL_LETTERS[letter], curve=mode.cells.curve, gamma=mode.cells.gamma
+            )
             attr = int(Attribute.from_key(spec.attribute))
-            for cell in range(seg.cells):
-                dst = base + slot + cell * len(order) + k
-                b.add(spec, attr, first_elem + seg.first_cell + cell, dst, True, 0)
+            wx = (1 if letter == "W" else 2 if letter in "RGB" else 0) if extract else 0
+            b.add(spec, attr, elems, base + slot + cells * len(order) + k, undim=False, wx=wx)
 
 
-def _vdim(attr: int, has_dimmer: bool) -> bool:
-    return attr in COLOR_ROWS and not has_dimmer
-
-
-def _wx(attr: int, enabled: bool) -> int:
-    if not enabled:
-        return 0
-    if attr == Attribute.WHITE:
-        return 1
-    return 2 if attr in (Attribute.RED, Attribute.GREEN, Attribute.BLUE) else 0
+@dataclass(frozen=True, slots=True)
+class _Lut:
+    start: int
+    stop: int
+    table: U8  # LUT_SIZE entries: level -> byte
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,141 +163,249 @@ class Patch:
     """Everything `apply` needs, as flat index arrays over the frame and the universes."""
 
     universes: tuple[int, ...]
-    base: NDArray[np.uint8]  # (n_universes, 512) fixed values, zeros elsewhere
+    base: U8  # (n_universes, 512): fixed values, zeros elsewhere
+    n_elements: int
+    # FAST block: entries [0, n_fast), sorted by curve
+    fast_src: I64
+    fast_dst: I64
+    luts: tuple[_Lut, ...]
+    # GENERAL block
     src: I64
     dst: I64
+    bits16: NDArray[np.bool_]
+    curve: tuple[tuple[Curve, float, I64], ...]
+    invert: I64
     lo: F32
     span: F32
     default: F32
     home: F32
-    has_default: NDArray[np.bool_]
-    invert: I64
-    vdim: I64
-    vdim_src: I64
-    intensity: I64
+    has_default: I64
+    master_scaled: I64
     full: I64
+    undim: I64
+    undim_src: I64
     wx_white: I64
     wx_color: I64
-    wx_src: I64  # (3, k) flat frame indices of R, G, B for every wx entry
-    wx_all: I64
-    groups: tuple[_Group, ...]
+    wx_src: I64  # (3, len(wx_white) + len(wx_color)) flat frame indices of R, G, B
+    # reverse map for reports (fseq diff, simulator): per output slot, who drives it
+    slot_attr: NDArray[np.int32]  # attribute, FULL, FIXED_SLOT or FREE_SLOT
+    slot_elem: NDArray[np.int32]  # element, or -1
+    slot_fine: NDArray[np.bool_]  # the low byte of a 16-bit channel
 
     @property
     def channels(self) -> int:
-        return int((self.base.size > 0) and len(self.src))
+        return len(self.fast_src) + len(self.src)
 
-    def new_output(self) -> NDArray[np.uint8]:
+    def new_output(self) -> U8:
         return np.zeros((len(self.universes), UNIVERSE_SIZE), dtype=np.uint8)
 
-    def apply(self, frame: F32, out: NDArray[np.uint8], master: float = 1.0) -> NDArray[np.uint8]:
+    def apply(self, frame: F32, out: U8, master: float = 1.0) -> U8:
         """Write the DMX bytes of `frame` into `out`; `master` is grand master x venue scale."""
         flat = frame.reshape(-1)
-        v = np.take(flat, self.src, mode="clip")
-        is_home = self.has_default & (v == self.home)
-        v[self.full] = 1.0
-        if len(self.wx_all):
+        np.copyto(out, self.base)
+        flat_out = out.reshape(-1)
+        if len(self.fast_src):
+            level = np.take(flat, self.fast_src)
+            scale = np.float32((LUT_SIZE - 1) * min(max(master, 0.0), 1.0))
+            level *= scale
+            np.clip(level, 0.0, LUT_SIZE - 1, out=level)
+            index = (level + 0.5).astype(np.int32)
+            for lut in self.luts:
+                flat_out[self.fast_dst[lut.start : lut.stop]] = lut.table[
+                    index[lut.start : lut.stop]
+                ]
+        if len(self.src):
+            self._general(flat, flat_out, np.float32(master))
+        return out
+
+    def _general(self, flat: F32, flat_out: U8, master: np.float32) -> None:
+        v = np.take(flat, self.src)
+        is_home = np.zeros(len(v), np.bool_)
+        is_home[self.has_default] = v[self.has_default] == self.home[self.has_default]
+        if len(self.wx_src[0]):  # in light, before undim: both sides scale alike
             m = np.minimum(
                 np.minimum(flat[self.wx_src[0]], flat[self.wx_src[1]]), flat[self.wx_src[2]]
             )
-            v[self.wx_white] = np.maximum(v[self.wx_white], m[: len(self.wx_white)])
-            v[self.wx_color] -= m[len(self.wx_white) :]
-        if len(self.vdim):
-            v[self.vdim] *= flat[self.vdim_src] * np.float32(master)
-        if master != 1.0 and len(self.intensity):
-            v[self.intensity] *= np.float32(master)
+            nw = len(self.wx_white)
+            v[self.wx_white] = np.maximum(v[self.wx_white], m[:nw])
+            v[self.wx_color] -= m[nw:]
+        if len(self.undim):
+            level = flat[self.undim_src]
+            colour = np.divide(v[self.undim], level, out=np.ones_like(level), where=level > 1e-6)
+            v[self.undim] = colour
+        v[self.full] = 1.0
+        v[self.master_scaled] *= master
         np.clip(v, 0.0, 1.0, out=v)
-        for g in self.groups:
-            if g.curve is not Curve.LINEAR:
-                v[g.pos] = apply_curve(g.curve, v[g.pos], g.gamma)
-        if len(self.invert):
-            v[self.invert] = 1.0 - v[self.invert]
+        for curve, gamma, pos in self.curve:
+            v[pos] = apply_curve(curve, v[pos], gamma)
+        v[self.invert] = 1.0 - v[self.invert]
         dmx = self.lo + v * self.span
         np.copyto(dmx, self.default, where=is_home)
-        np.copyto(out, self.base)
-        flat_out = out.reshape(-1)
-        for g in self.groups:
-            values = dmx[g.pos]
-            dst = self.dst[g.pos]
-            if g.bits == 8:
-                flat_out[dst] = np.rint(values).astype(np.uint8)
-            else:
-                wide = np.rint(values).astype(np.uint32)
-                flat_out[dst] = (wide >> 8).astype(np.uint8)
-                flat_out[dst + 1] = (wide & 0xFF).astype(np.uint8)
-        return out
+        wide = np.rint(dmx).astype(np.uint32)
+        narrow = ~self.bits16
+        flat_out[self.dst[narrow]] = wide[narrow].astype(np.uint8)
+        flat_out[self.dst[self.bits16]] = (wide[self.bits16] >> 8).astype(np.uint8)
+        flat_out[self.dst[self.bits16] + 1] = (wide[self.bits16] & 0xFF).astype(np.uint8)
+
+
+def _lut(curve: Curve, gamma: float) -> U8:
+    levels = np.linspace(0.0, 1.0, LUT_SIZE, dtype=np.float32)
+    table: U8 = np.rint(apply_curve(curve, levels, gamma) * 255.0).astype(np.uint8)
+    return table
 
 
 def build_patch(twin: Twin, elements: ElementTable) -> Patch:
     """Flatten the twin's patch into index arrays (done once per venue)."""
     universes = twin.universes
-    rows = {u: i for i, u in enumerate(universes)}
-    b = _Builder(elements.n, rows)
+    b = _Builder({u: i for i, u in enumerate(universes)})
     for index, fx in enumerate(twin.fixtures):
         if fx.segments:
             _add_fixture(b, fx, int(elements.first[index]))
     base = np.zeros((len(universes), UNIVERSE_SIZE), dtype=np.uint8)
-    flat_base = base.reshape(-1)
+    c = b.columns()
+    slots = len(universes) * UNIVERSE_SIZE
+    slot_attr = np.full(slots, FREE_SLOT, np.int32)
+    slot_elem = np.full(slots, -1, np.int32)
+    slot_fine = np.zeros(slots, np.bool_)
     for dst, value in b.fixed:
-        flat_base[dst] = value
-    c = {k: np.asarray(v) for k, v in b.cols.items()}
-    if not c:
-        c = {
-            k: np.zeros(0)
-            for k in (
-                "src",
-                "attr",
-                "elem",
-                "dst",
-                "bits",
-                "curve",
-                "gamma",
-                "invert",
-                "lo",
-                "hi",
-                "default",
-                "home",
-                "vdim",
-                "wx",
-                "intensity",
-            )
-        }
-    attr, elem = c["attr"].astype(np.int64), c["elem"].astype(np.int64)
+        base.reshape(-1)[dst] = value
+        slot_attr[dst] = FIXED_SLOT
+    dsts = c["dst"].astype(np.int64)
+    slot_attr[dsts] = c["attr"].astype(np.int32)
+    slot_elem[dsts] = c["elem"].astype(np.int32)
+    fine = dsts[c["bits"] == 16] + 1
+    slot_attr[fine] = c["attr"][c["bits"] == 16].astype(np.int32)
+    slot_elem[fine] = c["elem"][c["bits"] == 16].astype(np.int32)
+    slot_fine[fine] = True
     n = elements.n
-    src = np.where(c["src"] >= 0, c["src"], 0).astype(np.int64)
-    wx = c["wx"].astype(np.int64)
+    attr = c["attr"].astype(np.int64)
+    elem = c["elem"].astype(np.int64)
+    src = np.where(attr >= 0, attr, 0) * n + elem
+    light = np.isin(attr, list(_LIGHT))
+    fast = (
+        light
+        & (c["bits"] == 8)
+        & (c["invert"] == 0)
+        & (c["lo"] == 0)
+        & (c["hi"] == 255)
+        & (c["default"] < 0)
+        & (c["undim"] == 0)
+        & (c["wx"] == 0)
+    )
+    # FAST block, sorted by (curve, gamma) so each lookup table covers a slice
+    f_idx = np.flatnonzero(fast)
+    order = np.lexsort((c["gamma"][f_idx], c["curve"][f_idx]))
+    f_idx = f_idx[order]
+    luts: list[_Lut] = []
+    keys = (
+        np.stack([c["curve"][f_idx], c["gamma"][f_idx]], axis=1) if len(f_idx) else np.zeros((0, 2))
+    )
+    start = 0
+    while start < len(f_idx):
+        stop = start + int(np.argmax(np.any(keys[start:] != keys[start], axis=1))) or len(f_idx)
+        if stop <= start:
+            stop = len(f_idx)
+        cv, gm = _CURVES[int(keys[start, 0])], float(keys[start, 1])
+        luts.append(_Lut(start, stop, _lut(cv, gm)))
+        start = stop
+    # GENERAL block
+    g = np.flatnonzero(~fast)
+    ga, ge = attr[g], elem[g]
+    curves = c["curve"][g].astype(np.int64)
+    gammas = c["gamma"][g]
+    curve_groups: list[tuple[Curve, float, I64]] = []
+    for code, gm in sorted({(int(x), float(y)) for x, y in zip(curves, gammas, strict=True)}):
+        if _CURVES[code] is not Curve.LINEAR:
+            pos = np.flatnonzero((curves == code) & (gammas == gm)).astype(np.int64)
+            curve_groups.append((_CURVES[code], gm, pos))
+    wx = c["wx"][g]
     wx_white, wx_color = np.flatnonzero(wx == 1), np.flatnonzero(wx == 2)
-    wx_all = np.concatenate([wx_white, wx_color])
+    wx_all = np.concatenate([wx_white, wx_color]).astype(np.int64)
     wx_src = np.stack(
-        [int(r) * n + elem[wx_all] for r in (Attribute.RED, Attribute.GREEN, Attribute.BLUE)]
+        [int(r) * n + ge[wx_all] for r in (Attribute.RED, Attribute.GREEN, Attribute.BLUE)]
     )
-    vdim = np.flatnonzero(c["vdim"] == 1)
-    groups: list[_Group] = []
-    curves, bits, gammas = c["curve"].astype(np.int64), c["bits"].astype(np.int64), c["gamma"]
-    keys = sorted(
-        {(int(cv), int(bt), float(gm)) for cv, bt, gm in zip(curves, bits, gammas, strict=True)}
+    undim = np.flatnonzero(c["undim"][g] == 1)
+    default = c["default"][g].astype(np.float32)
+    home = np.array([HOME_VALUES[Attribute(a)] if a >= 0 else -1.0 for a in ga], np.float32)
+    intensity_like = (
+        (ga == Attribute.INTENSITY)
+        | (ga == FULL)
+        | (np.isin(ga, list(_LIGHT)) & (c["undim"][g] == 0))
     )
-    for cv, bt, gm in keys:
-        pos = np.flatnonzero((curves == cv) & (bits == bt) & (gammas == gm))
-        groups.append(_Group(curve=list(Curve)[cv], gamma=gm, bits=bt, pos=pos.astype(np.int64)))
-    default = c["default"].astype(np.float32)
     return Patch(
         universes=universes,
         base=base,
-        src=src,
-        dst=c["dst"].astype(np.int64),
-        lo=c["lo"].astype(np.float32),
-        span=(c["hi"] - c["lo"]).astype(np.float32),
+        n_elements=n,
+        fast_src=src[f_idx].astype(np.int64),
+        fast_dst=c["dst"][f_idx].astype(np.int64),
+        luts=tuple(luts),
+        src=src[g].astype(np.int64),
+        dst=c["dst"][g].astype(np.int64),
+        bits16=c["bits"][g] == 16,
+        curve=tuple(curve_groups),
+        invert=np.flatnonzero(c["invert"][g] == 1).astype(np.int64),
+        lo=c["lo"][g].astype(np.float32),
+        span=(c["hi"][g] - c["lo"][g]).astype(np.float32),
         default=default,
-        home=c["home"].astype(np.float32),
-        has_default=default >= 0,
-        invert=np.flatnonzero(c["invert"] == 1),
-        vdim=vdim,
-        vdim_src=(int(Attribute.INTENSITY) * n + elem[vdim]).astype(np.int64),
-        intensity=np.flatnonzero(c["intensity"] == 1),
-        full=np.flatnonzero(attr == FULL),
-        wx_white=wx_white,
-        wx_color=wx_color,
+        home=home,
+        has_default=np.flatnonzero(default >= 0).astype(np.int64),
+        master_scaled=np.flatnonzero(intensity_like).astype(np.int64),
+        full=np.flatnonzero(ga == FULL).astype(np.int64),
+        undim=undim.astype(np.int64),
+        undim_src=(int(Attribute.INTENSITY) * n + ge[undim]).astype(np.int64),
+        wx_white=wx_white.astype(np.int64),
+        wx_color=wx_color.astype(np.int64),
         wx_src=wx_src.astype(np.int64).reshape(3, -1),
-        wx_all=wx_all,
-        groups=tuple(groups),
+        slot_attr=slot_attr,
+        slot_elem=slot_elem,
+        slot_fine=slot_fine,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotOwner:
+    universe: int
+    address: int  # 1-based
+    fixture: str | None
+    attribute: str  # attribute key, "fixed", "full" or "-"
+    cell: int | None
+    fine: bool
+
+    def __str__(self) -> str:
+        who = self.fixture or "(unpatched)"
+        cell = f" cell {self.cell}" if self.cell is not None else ""
+        fine = " fine" if self.fine else ""
+        return f"u{self.universe}/{self.address} {who}{cell} {self.attribute}{fine}"
+
+
+def slot_owner(patch: Patch, twin: Twin, elements: ElementTable, flat_slot: int) -> SlotOwner:
+    """Who drives output slot `flat_slot` (row * 512 + slot) of this patch."""
+    row, slot = divmod(flat_slot, UNIVERSE_SIZE)
+    attr = int(patch.slot_attr[flat_slot])
+    elem = int(patch.slot_elem[flat_slot])
+    fixture: str | None = None
+    cell: int | None = None
+    if elem >= 0:
+        fx = twin.fixtures[int(elements.fixture[elem])]
+        fixture = fx.id
+        cell = int(elements.cell[elem]) if fx.n_cells else None
+    names = {FULL: "intensity (full)", FIXED_SLOT: "fixed", FREE_SLOT: "-"}
+    name = names.get(attr) or Attribute(attr).key
+    if attr == FIXED_SLOT:
+        fixture = _fixed_owner(twin, patch.universes[row], slot + 1)
+    return SlotOwner(
+        universe=patch.universes[row],
+        address=slot + 1,
+        fixture=fixture,
+        attribute=name,
+        cell=cell,
+        fine=bool(patch.slot_fine[flat_slot]),
+    )
+
+
+def _fixed_owner(twin: Twin, universe: int, address: int) -> str | None:
+    for fx in twin.fixtures:
+        for seg in fx.segments:
+            if seg.universe == universe and seg.address <= address <= seg.end_address:
+                return fx.id
+    return None

@@ -1,15 +1,19 @@
 """L3 `render(plan, t, out)`: the look of every element at show time `t`. Pure.
 
 Strategy:
-- `out` starts as the home frame; clips active at `t` (start <= t < end) composite over it
-  in layer order. Each clip's effect writes its scratch rows; then the scratch is blended
-  into `out` at the clip's selection with alpha = opacity x fade envelope.
-- Effects that write intensity and colour (rows I, R, G, B) blend as light: intensity
-  blends as I, colour as I*C (premultiplied), and the colour is recovered as L / I. So a
-  white sparkle at zero intensity, HTP'd over a red wash, leaves the wash red, and a
-  crossfade between colours dims through the mix the way two real lights would.
-- HTP (`max`) at alpha 1 is the element-wise maximum of I and of light; `replace` is LTP.
-- No per-element Python loop; selections that are contiguous are slices (views).
+- `out` (from `plan.new_frame()`) is reset to the home look on the rows any clip can
+  write; clips active at `t` (start <= t < end) composite over it in layer order. Each
+  clip's effect fills its scratch rows; the scratch is blended into `out` at the clip's
+  selection with alpha = opacity x fade envelope.
+- Frames hold light (colour premultiplied by intensity, see `controller.attributes`).
+  Effects produce straight colour; `composite_clip` premultiplies their colour rows by their
+  intensity, then every row blends alike. So a white sparkle at zero intensity HTP'd over a
+  red wash leaves it red, and crossfades dim through the mix the way two lights would.
+- An effect that writes intensity but no colour (a dimmer) rescales the light rows by the
+  change in intensity, keeping each element's colour; a dark element it raises shows white.
+- HTP (`max`) at alpha 1 is the element-wise maximum of intensity and of light;
+  `replace` is LTP; `add` saturates at 1; `multiply` at alpha 1 multiplies.
+- No per-element Python loop; contiguous selections are slices (views, no gather).
 """
 
 from __future__ import annotations
@@ -17,17 +21,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from controller.compile.plan import CompiledClip, Selection, VenuePlan
+from controller.attributes import Attribute
+from controller.compile.plan import CompiledClip, VenuePlan
 from controller.show.timeline import Blend
 
-__all__ = ["active_clips", "blend_rows", "render"]
+__all__ = ["blend_rows", "composite_clip", "render"]
 
 F32 = NDArray[np.float32]
 EPS = np.float32(1e-6)
-
-
-def active_clips(plan: VenuePlan, t: float) -> list[CompiledClip]:
-    return [c for c in plan.clips if c.start <= t < c.end]
+LIGHT = slice(int(Attribute.RED), int(Attribute.UV) + 1)
 
 
 def _alpha(clip: CompiledClip, t: float) -> float:
@@ -40,62 +42,87 @@ def _alpha(clip: CompiledClip, t: float) -> float:
 
 
 def blend_rows(dst: F32, src: F32, blend: Blend, alpha: float) -> None:
-    """Blend `src` into `dst` in place (both the same shape, values 0..1)."""
+    """Blend `src` into `dst` in place (same shape, values 0..1)."""
     a = np.float32(alpha)
     if blend is Blend.REPLACE:
         if alpha >= 1.0:
-            dst[...] = src
+            np.copyto(dst, src)
         else:
             dst += (src - dst) * a
     elif blend is Blend.MAX:
-        top = np.maximum(dst, src)
         if alpha >= 1.0:
-            dst[...] = top
+            np.maximum(dst, src, out=dst)
         else:
-            dst += (top - dst) * a
+            dst += (np.maximum(dst, src) - dst) * a
     elif blend is Blend.ADD:
-        dst += src * a
+        dst += src * a if alpha < 1.0 else src
         np.minimum(dst, 1.0, out=dst)
-    else:  # MULTIPLY: alpha 0 leaves dst, alpha 1 multiplies fully
+    elif alpha >= 1.0:  # MULTIPLY
+        dst *= src
+    else:
         dst *= (1.0 - a) + src * a
 
 
-def _composite(out: F32, clip: CompiledClip, sel: Selection, alpha: float) -> None:
+def _blend_block(
+    out: F32, rows: slice | list[int], clip: CompiledClip, src: F32, alpha: float
+) -> None:
+    sel = clip.selection
+    if isinstance(sel, slice) and isinstance(rows, slice):
+        blend_rows(out[rows, sel], src, clip.blend, alpha)
+        return
+    block = out[rows][:, sel] if isinstance(rows, list) else out[rows, sel]
+    blend_rows(block, src, clip.blend, alpha)
+    if isinstance(rows, list):
+        for k, r in enumerate(rows):
+            out[r, sel] = block[k]
+    else:
+        out[rows, sel] = block
+
+
+def _dim_light(out: F32, clip: CompiledClip, before: F32) -> None:
+    """After an intensity-only blend: rescale light by new/old intensity."""
+    sel = clip.selection
+    after = out[Attribute.INTENSITY, sel]
+    light = out[LIGHT, sel]
+    ratio = np.divide(after, before, out=np.zeros_like(after), where=before > EPS)
+    light *= ratio
+    dark = before <= EPS
+    if dark.any():
+        light[0:3, dark] = after[dark]  # from darkness, a dimmer brings up white
+    if not isinstance(sel, slice):
+        out[LIGHT, sel] = light
+
+
+def composite_clip(out: F32, clip: CompiledClip, alpha: float) -> None:
     src = clip.scratch
     np.clip(src, 0.0, 1.0, out=src)
-    rows = clip.rows
-    if clip.premultiply:
-        dst = out[0:4, sel]  # a view for slices, a copy for index arrays
-        level, color = dst[0], dst[1:4]
-        light = color * level
-        src_light = src[1:4] * src[0]
-        blend_rows(light, src_light, clip.blend, alpha)
-        blend_rows(level, src[0], clip.blend, alpha)
-        safe = np.maximum(level, EPS)
-        new_color = np.where(level > EPS, light / safe, src[1:4])
-        np.clip(new_color, 0.0, 1.0, out=color)
-        if isinstance(sel, np.ndarray):
-            out[0:4, sel] = dst
-        rest = rows[4:]
-        start = 4
+    if clip.premultiply:  # rows I, R, G, B
+        src[1:4] *= src[0]
+        _blend_block(out, slice(0, 4), clip, src[0:4], alpha)
+        rest = clip.rows[4:]
+        offset = 4
+    elif clip.rows[0] == Attribute.INTENSITY:
+        sel = clip.selection
+        before = out[Attribute.INTENSITY, sel].copy()
+        _blend_block(out, [int(Attribute.INTENSITY)], clip, src[0:1], alpha)
+        _dim_light(out, clip, before)
+        rest = clip.rows[1:]
+        offset = 1
     else:
-        rest = rows
-        start = 0
-    for k, row in enumerate(rest, start=start):
-        if isinstance(sel, slice):
-            blend_rows(out[row, sel], src[k], clip.blend, alpha)
-        else:
-            part = out[row, sel]
-            blend_rows(part, src[k], clip.blend, alpha)
-            out[row, sel] = part
+        rest = clip.rows
+        offset = 0
+    if rest:
+        _blend_block(out, list(rest), clip, src[offset:], alpha)
 
 
 def render(plan: VenuePlan, t: float, out: F32) -> F32:
     """Write the frame at show time `t` (seconds) into `out` and return it.
 
+    `out` must come from `plan.new_frame()`: rows no clip writes keep their home values.
     Deterministic: the same plan and `t` always give the same values.
     """
-    np.copyto(out, plan.home)
+    for row in plan.live_rows:
+        np.copyto(out[row], plan.home[row])
     for clip in plan.clips:
         if not clip.start <= t < clip.end:
             continue
@@ -104,5 +131,5 @@ def render(plan: VenuePlan, t: float, out: F32) -> F32:
             continue
         local = t - clip.start
         clip.renderer(local, clip.params_at(local), clip.scratch)
-        _composite(out, clip, clip.selection, alpha)
+        composite_clip(out, clip, alpha)
     return out

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
-from controller.effects_api import EffectRegistry, EffectSpec, ParamError, ParamTrack
+from controller.effects_api import EffectRegistry, EffectSpec, ParamError, ParamKind, ParamTrack
 from controller.effects_api import normalise_param as normalise
 from controller.show.diagnostics import DiagnosticSink, did_you_mean, known_list
 from controller.show.salvage import is_placeholder
-from controller.show.source import NodePath, SourceDoc
+from controller.show.source import NodePath, SourceDoc, display_path
 from controller.show.timeline import Blend, Clip, ShowFile, Target, parse_time_ref
 from controller.show.twin import Twin
 
@@ -44,6 +45,7 @@ class ResolvedClip:
 def _resolve_cues(show: ShowFile, doc: SourceDoc, sink: DiagnosticSink) -> dict[str, float]:
     times: dict[str, float] = {}
     pending: dict[str, tuple[int, str, float]] = {}
+    names = {c.name for c in show.cues}
     for i, cue in enumerate(show.cues):
         where = ("cues", i, "at")
         if is_placeholder(cue.name):
@@ -52,7 +54,7 @@ def _resolve_cues(show: ShowFile, doc: SourceDoc, sink: DiagnosticSink) -> dict[
             sink.error("S107", f"duplicate cue name {cue.name!r}", doc.span(("cues", i, "name")))
             continue
         try:
-            ref, offset = parse_time_ref(cue.at)
+            ref, offset = parse_time_ref(cue.at, names)
         except ValueError as exc:
             sink.error("S106", str(exc), doc.span(where))
             continue
@@ -93,7 +95,7 @@ def _time(
     sink: DiagnosticSink,
 ) -> float | None:
     try:
-        ref, offset = parse_time_ref(value)
+        ref, offset = parse_time_ref(value, cues)
     except ValueError as exc:
         sink.error("S106", str(exc), doc.span(where))
         return None
@@ -128,14 +130,16 @@ def _check_target(
         known: set[str] = set()
         for twin in twins:
             known |= known_of(twin)
-        for name in _names(getattr(target, key)):
+        value = getattr(target, key)
+        for i, name in enumerate(_names(value)):
             if name not in known:
+                at: NodePath = (*where, key, i) if isinstance(value, list) else (*where, key)
                 sink.error(
                     "S102",
                     f"target {label} {name!r} matches nothing in venue(s) "
                     f"{', '.join(t.venue.id for t in twins)}{did_you_mean(name, known)} "
                     f"(known: {known_list(known)})",
-                    doc.span((*where, key)),
+                    doc.span(at),
                 )
     if target.exclude is not None:
         _check_target(target.exclude, twins, doc, (*where, "exclude"), sink)
@@ -165,9 +169,26 @@ def _clip_params(
             out[name] = normalise(pspec, raw, clip_length=length)
         except ParamError as exc:
             sink.error("S105", exc.message, doc.span((*where, "params", name, *exc.where)))
+            continue
+        if pspec.kind is ParamKind.TEXT and name == "file" and isinstance(raw, str):
+            media = Path(doc.span((*where, "params", name)).path).parent / raw
+            if not media.is_file():
+                sink.error(
+                    "S105",
+                    f"file={raw!r} not found (looked at {display_path(media)}; paths are "
+                    "relative to the file that names them)",
+                    doc.span((*where, "params", name)),
+                )
     for pspec in spec.params:
         if pspec.name not in out and pspec.name not in clip.params:
-            out[pspec.name] = normalise(pspec, pspec.default, clip_length=length)
+            try:
+                out[pspec.name] = normalise(pspec, pspec.default, clip_length=length)
+            except ParamError:  # no usable default: the clip must set it
+                sink.error(
+                    "S105",
+                    f"effect {spec.name!r} needs parameter {pspec.name!r} ({pspec.allowed()})",
+                    doc.span((*where, "params") if "params" in clip.model_fields_set else where),
+                )
     return out
 
 

@@ -69,21 +69,24 @@ class DiagnosticSink:
         )
 
 
-def _data_path(data: Plain, loc: Sequence[int | str]) -> NodePath:
-    """Follow pydantic's `loc` through the data, dropping union/validator tags."""
+def _data_path(data: Plain, loc: Sequence[int | str], *, key_last: bool) -> NodePath:
+    """Follow pydantic's `loc` through the data, dropping union/validator tags.
+
+    A part that is not in the data is a tag (`Target`, `constrained-str`, `float`, ...) and is
+    skipped, except the last part of a missing- or unknown-key error (`key_last`): that one is
+    the key, kept for the message.
+    """
     out: list[str | int] = []
     node: Plain = data
-    for part in loc:
+    for n, part in enumerate(loc):
         if isinstance(node, dict) and isinstance(part, str) and part in node:
             out.append(part)
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             out.append(part)
             node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part not in node:
-            # a missing or unknown key: stop at the mapping, remember the key for the message
+        elif key_last and n == len(loc) - 1 and isinstance(node, dict):
             out.append(part)
-            break
     return tuple(out)
 
 
@@ -95,7 +98,7 @@ def _model_fields(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]
             continue
         info = current.model_fields.get(part)
         if info is None:
-            return []
+            continue  # a union tag or a mapping key (`venues.<id>`): same model
         current = _first_model(info.annotation)
     return list(current.model_fields) if current is not None else []
 
@@ -122,15 +125,26 @@ def _message(err_type: str, msg: str, value: object) -> str:
 
 
 def validate_model(model: type[M], doc: SourceDoc, sink: DiagnosticSink) -> M | None:
-    """Validate `doc.data` as `model`; on failure add located diagnostics and return None."""
+    """Validate `doc.data` as `model`; on failure add located diagnostics and return None.
+
+    A value that fits no member of a union gives one error per member: type mismatches at one
+    place are merged into one message ("a valid number, or a valid string"), and a member's
+    type mismatch is dropped when another member got further (an error deeper inside).
+    """
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        seen: set[tuple[NodePath, str]] = set()
+        errors = []
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
-            path = _data_path(doc.data, loc)
             kind = err["type"]
+            path = _data_path(doc.data, loc, key_last=kind in {"missing", "extra_forbidden"})
+            errors.append((loc, kind, path, err))
+        deeper = {path[:n] for _, _, path, _ in errors for n in range(len(path))}
+        seen: set[tuple[NodePath, str]] = set()
+        merged: dict[NodePath, int] = {}  # path -> index in `found` of its type mismatch
+        found: list[tuple[str, str, SourceSpan, NodePath]] = []
+        for loc, kind, path, err in errors:
             if kind == "extra_forbidden":
                 key = str(path[-1]) if path else "?"
                 fields = _model_fields(model, [p for p in loc if isinstance(p, str | int)])
@@ -146,9 +160,21 @@ def validate_model(model: type[M], doc: SourceDoc, sink: DiagnosticSink) -> M | 
                 code, text, span = "S002", f"missing required key {key!r}", doc.span(path[:-1])
             else:
                 label = ".".join(str(p) for p in path) or "document"
+                if kind.endswith("_type") and path in deeper:
+                    continue  # another union member matched the type and failed further in
+                if kind.endswith("_type") and path in merged:
+                    i = merged[path]
+                    alt = err["msg"].removeprefix("Input should be ")
+                    head, sep, got = found[i][1].rpartition(" (got ")
+                    found[i] = (found[i][0], f"{head}, or {alt}{sep}{got}", *found[i][2:])
+                    continue
                 text = f"{label}: {_message(kind, err['msg'], err.get('input'))}"
                 code, span = "S003", doc.span(path)
+                if kind.endswith("_type"):
+                    merged[path] = len(found)
             if (path, text) not in seen:
                 seen.add((path, text))
-                sink.error(code, text, span)
+                found.append((code, text, span, path))
+        for code, text, span, _ in found:
+            sink.error(code, text, span)
         return None

@@ -43,19 +43,35 @@ class ProfileLibrary:
 
     def find(self, name: str, dirs: list[Path]) -> Path | None:
         for d in dirs:
-            candidate = d / f"{name}.yaml"
-            if candidate.is_file():
+            candidate = existing_file(d / f"{name}.yaml")
+            if candidate is not None:
                 return candidate
         return None
 
     def available(self, dirs: list[Path]) -> list[str]:
-        return sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
+        names: set[str] = set()
+        for d in dirs:
+            try:
+                names.update(p.stem for p in d.glob("*.yaml"))
+            except (OSError, ValueError):
+                continue
+        return sorted(names)
 
     def load(self, path: Path, sink: DiagnosticSink) -> FixtureProfile | None:
         key = path.resolve()
         if key not in self.cache:
             self.cache[key] = load_profile(path, sink)
         return self.cache[key]
+
+
+def existing_file(path: Path) -> Path | None:
+    """`path` resolved when it names a regular file; None for a missing file or a name the OS
+    rejects (embedded NUL, too long, symlink loop), so user-typed paths never raise."""
+    try:
+        resolved = path.resolve()
+        return resolved if resolved.is_file() else None
+    except (OSError, ValueError, RuntimeError):
+        return None
 
 
 def _read(path: Path, sink: DiagnosticSink) -> SourceDoc | None:
@@ -143,12 +159,13 @@ def _merge_includes(
     for i, rel in enumerate(includes):
         if not isinstance(rel, str):
             continue
-        target = (base / rel).resolve()
-        if target in stack:
-            sink.error("S111", f"include cycle: {rel!r} includes itself", doc.span(("include", i)))
-            continue
-        if not target.is_file():
+        target = existing_file(base / rel)
+        if target is None:
             sink.error("S111", f"included file {rel!r} not found", doc.span(("include", i)))
+            continue
+        if target in stack:
+            chain = " -> ".join(p.name for p in (*stack[stack.index(target) :], target))
+            sink.error("S111", f"include cycle: {chain}", doc.span(("include", i)))
             continue
         sub = _read(target, sink)
         if sub is None:
@@ -189,12 +206,12 @@ def load_show(path: Path, effects: EffectRegistry) -> LoadedShow:
     library = ProfileLibrary()
     venues: dict[str, Twin] = {}
     for vid, entry in show.venues.items():
-        rig_path = (path.parent / entry.rig).resolve()
-        if not rig_path.is_file():
+        rig_path = existing_file(path.parent / entry.rig)
+        if rig_path is None:
             sink.error(
                 "S110",
                 f"venue {vid!r}: rig file {entry.rig!r} not found "
-                f"(looked at {display_path(rig_path)})",
+                f"(looked at {display_path(path.parent / entry.rig)})",
                 doc.span(("venues", vid, "rig")),
             )
             continue

@@ -73,12 +73,13 @@ class ChannelSpec(Strict):
     @model_validator(mode="after")
     def _values_fit(self) -> ChannelSpec:
         top = 255 if self.bits == 8 else 65535
+        width = "an 8-bit" if self.bits == 8 else "a 16-bit"
         for label, val in (("default", self.default), ("value", self.value)):
             if val is not None and val > top:
-                msg = f"{label}={val} out of range 0..{top} for a {self.bits}-bit channel"
+                msg = f"{label}={val} out of range 0..{top} for {width} channel"
                 raise ValueError(msg)
         if self.range is not None and any(not 0 <= r <= top for r in self.range):
-            msg = f"range={list(self.range)} out of 0..{top} for a {self.bits}-bit channel"
+            msg = f"range={list(self.range)} out of 0..{top} for {width} channel"
             raise ValueError(msg)
         if self.attribute == "fixed" and self.value is None:
             msg = "a 'fixed' channel needs 'value'"

@@ -33,7 +33,10 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # allow_inf_nan=False: a NaN or infinite coordinate would poison every position downstream
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False
+    )
 
 
 def parse_universes(v: object) -> tuple[int, ...]:
@@ -182,8 +185,12 @@ class OutputSpec(Strict):
         return self
 
     def wire_universe(self, universe: int) -> int:
-        """The protocol's universe number for our universe `universe`."""
-        offset = self.universes.index(universe)
+        """The protocol's universe number for our universe `universe`.
+
+        Numbers keep their spacing: with `universes: [1, 8]` and `sacn_universe: 101`,
+        universe 8 goes out as sACN 108.
+        """
+        offset = universe - self.universes[0]
         if self.protocol is Protocol.ARTNET:
             base = self.port_address if self.port_address is not None else self.universes[0]
             return base + offset

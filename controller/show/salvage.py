@@ -26,6 +26,20 @@ def is_placeholder(name: str) -> bool:
     return name.startswith(PLACEHOLDER)
 
 
+def _placeholder_cue(cue: Plain, loc: list[str | int]) -> dict[str, Plain]:
+    """Keep a bad cue's name and time when they are fine, so references to it still resolve."""
+    bad = loc[2] if len(loc) > 2 else None
+    name: Plain = f"{PLACEHOLDER}{loc[1]}"
+    at: Plain = 0
+    if isinstance(cue, dict):
+        raw_name, raw_at = cue.get("name"), cue.get("at")
+        if bad != "name" and isinstance(raw_name, str):
+            name = raw_name
+        if bad != "at" and isinstance(raw_at, int | float | str) and not isinstance(raw_at, bool):
+            at = raw_at
+    return {"name": name, "at": at}
+
+
 def _placeholder_clip() -> dict[str, Plain]:
     return {"effect": PLACEHOLDER, "target": {"all": True}, "start": 0, "length": 1}
 
@@ -56,7 +70,7 @@ def _prune(work: dict[str, Plain], exc: ValidationError) -> bool:
         elif top == "cues" and len(loc) >= 2 and isinstance(loc[1], int):
             cues = work.get("cues")
             if isinstance(cues, list) and loc[1] < len(cues):
-                cues[loc[1]] = {"name": f"{PLACEHOLDER}{loc[1]}", "at": 0}
+                cues[loc[1]] = _placeholder_cue(cues[loc[1]], loc)
                 changed = True
         elif isinstance(top, str) and (top in _OPTIONAL_TOP or top not in ShowFile.model_fields):
             changed |= work.pop(top, None) is not None

@@ -25,13 +25,20 @@ NodePath: TypeAlias = tuple[str | int, ...]
 Plain: TypeAlias = "dict[str, Plain] | list[Plain] | str | int | float | bool | None"
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
+# Nodes after alias expansion: a file without aliases has fewer than one per two bytes, so
+# only an alias bomb reaches MAX_EXTRA_NODES + len(text) // 2 (a second of work, not hours).
+MAX_EXTRA_NODES = 100_000
+
+
+class _TooManyNodesError(Exception):
+    """The alias-expanded document outgrew its node budget."""
 
 
 def display_path(path: Path) -> str:
     """Path as users typed it: relative to the working directory when possible."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # elsewhere, NUL in the name, symlink loop
         return str(path)
 
 
@@ -74,25 +81,45 @@ def _span(path: str, line0: int, col0: int) -> SourceSpan:
     return SourceSpan(path=path, line=line0 + 1, column=col0 + 1)
 
 
-def _convert(node: object, where: NodePath, doc: SourceDoc) -> Plain:
+def _positions(node: CommentedMap | CommentedSeq, k: object) -> tuple[int, int, int, int]:
+    """0-based (key line, key col, value line, value col) of entry `k` of `node`.
+
+    ruamel records no position for keys brought in by a `<<` merge (they stand in the
+    anchored mapping) nor inside some tagged collections (`!!omap`); fall back to the merged
+    mapping's record, then to where `node` itself starts.
+    """
+    merged = getattr(node, "merge", None) or ()  # maps, or (index, map) in older ruamel
+    sources = [node, *(m[-1] if isinstance(m, tuple) else m for m in merged)]
+    for src in sources:
+        data = getattr(getattr(src, "lc", None), "data", None)
+        if isinstance(data, dict) and k in data and len(data[k]) >= 2:
+            pos = data[k]
+            return (pos[0], pos[1], *(pos[2:4] if len(pos) >= 4 else pos[0:2]))
+    line, col = node.lc.line or 0, node.lc.col or 0
+    return line, col, line, col
+
+
+def _convert(node: object, where: NodePath, doc: SourceDoc, budget: list[int]) -> Plain:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooManyNodesError
     if isinstance(node, CommentedMap):
         out: dict[str, Plain] = {}
         for k, v in node.items():
             key = str(k)
             child = (*where, key)
-            kl, kc = node.lc.key(k)
+            kl, kc, vl, vc = _positions(node, k)
             doc.key_spans[child] = _span(doc.path, kl, kc)
-            vl, vc = node.lc.value(k)
             doc.value_spans[child] = _span(doc.path, vl, vc)
-            out[key] = _convert(v, child, doc)
+            out[key] = _convert(v, child, doc, budget)
         return out
     if isinstance(node, CommentedSeq):
         items: list[Plain] = []
         for i, v in enumerate(node):
             child = (*where, i)
-            il, ic = node.lc.item(i)
+            il, ic, _, _ = _positions(node, i)
             doc.value_spans[child] = _span(doc.path, il, ic)
-            items.append(_convert(v, child, doc))
+            items.append(_convert(v, child, doc, budget))
         return items
     if isinstance(node, bool) or node is None:
         return node
@@ -120,6 +147,8 @@ def read_yaml(path: Path) -> SourceDoc:
         raise _fail(shown, "Y003", f"file is not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise _fail(shown, "Y003", f"cannot read file: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # e.g. an embedded NUL byte in the name
+        raise _fail(shown, "Y003", f"cannot read file: {exc}") from exc
     return parse_yaml(text, shown)
 
 
@@ -133,6 +162,15 @@ def parse_yaml(text: str, shown: str) -> SourceDoc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line, mark.column) if mark is not None else (0, 0)
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        ctx = exc.context_mark
+        if (
+            exc.problem
+            and exc.context
+            and ctx is not None
+            and (ctx.line, ctx.column) != (line, col)
+        ):
+            # e.g. an unclosed quote or bracket: the problem shows at the end, the cause here
+            problem += f" ({exc.context.strip()} at line {ctx.line + 1}, column {ctx.column + 1})"
         code = "Y002" if "duplicate key" in str(exc) else "Y001"
         if code == "Y002":
             problem = "duplicate key " + _duplicate_key_name(str(exc))
@@ -143,7 +181,14 @@ def parse_yaml(text: str, shown: str) -> SourceDoc:
         raise _fail(shown, "Y001", f"invalid YAML: {exc}") from exc
     doc = SourceDoc(path=shown, data=None)
     doc.value_spans[()] = SourceSpan(path=shown)
-    doc.data = _convert(tree, (), doc)
+    limit = MAX_EXTRA_NODES + len(text) // 2
+    try:
+        doc.data = _convert(tree, (), doc, [limit])
+    except _TooManyNodesError as exc:
+        message = f"document expands to more than {limit} nodes through aliases"
+        raise _fail(shown, "Y001", message) from exc
+    except RecursionError as exc:
+        raise _fail(shown, "Y001", "invalid YAML: nested too deeply") from exc
     return doc
 
 

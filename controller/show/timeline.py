@@ -9,7 +9,9 @@ stands in the file.
 from __future__ import annotations
 
 import enum
+import math
 import re
+from collections.abc import Collection
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -25,22 +27,35 @@ __all__ = [
 ]
 
 MAX_DMX_FPS = 44
-_TIME_REF = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*)?$")
+# the cue name is matched lazily so that "finale-4" is cue "finale" minus 4 s (cue names may
+# contain '-', so a name that is itself a known cue is taken whole first: see `names`)
+_TIME_REF = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*?)\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*)?$")
 
 
-def parse_time_ref(value: float | str) -> tuple[str | None, float]:
+def parse_time_ref(value: float | str, names: Collection[str] = ()) -> tuple[str | None, float]:
     """`12.5` -> (None, 12.5); `"ignition+2"` -> ("ignition", 2.0).
 
+    `"finale-4"` is ("finale", -4.0); a string that is exactly one of `names` (the known cue
+    names) is that cue with offset 0, so a cue named "part-2" can still be referenced.
+
     Raises:
-        ValueError: not a number or `cue[+-seconds]`.
+        ValueError: not a finite number or `cue[+-seconds]`.
     """
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            msg = f"time {value!r} is not a finite number of seconds"
+            raise ValueError(msg)
         return None, float(value)
+    if value.strip() in names:
+        return value.strip(), 0.0
     m = _TIME_REF.match(value)
     if m is None:
         msg = f"time {value!r} is not seconds or 'cue', 'cue+seconds', 'cue-seconds'"
         raise ValueError(msg)
     offset = float(m.group(3) or 0.0)
+    if not math.isfinite(offset):
+        msg = f"time {value!r}: offset is not a finite number of seconds"
+        raise ValueError(msg)
     return m.group(1), -offset if m.group(2) == "-" else offset
 
 

@@ -19,7 +19,15 @@ from numpy.typing import NDArray
 
 from controller.show.diagnostics import DiagnosticSink, did_you_mean, known_list
 from controller.show.profile import FixtureProfile, ModeSpec
-from controller.show.rig import Building, FixtureSpec, Orientation, OutputSpec, RigFile, Venue
+from controller.show.rig import (
+    MAX_UNIVERSE,
+    Building,
+    FixtureSpec,
+    Orientation,
+    OutputSpec,
+    RigFile,
+    Venue,
+)
 from controller.show.source import NodePath, SourceDoc
 
 __all__ = ["UNIVERSE_SIZE", "PatchSegment", "PlacedFixture", "Twin"]
@@ -187,7 +195,7 @@ class _Patcher:
         if clash is not None:
             self.sink.error(
                 "R204",
-                f"fixture {fid!r} at universe {seg.universe} address {seg.address}..."
+                f"fixture {fid!r} at universe {seg.universe} address {seg.address}.."
                 f"{seg.end_address} overlaps fixture {clash!r}",
                 self.doc.span((*where, "patch")),
             )
@@ -238,13 +246,21 @@ def resolve_twin(
             segments: tuple[PatchSegment, ...] = ()
             if cursor is not None:
                 universe, address = cursor
-                if mode.cells is None and spec.count > 1:
+                if mode.cells is None and member > 0:  # the first member stays where it was put
                     if address + mode.head_slots - 1 > UNIVERSE_SIZE:
                         universe, address = universe + 1, 1
                 segments, universe, address = patcher.layout(
                     fid, mode, n_cells, universe, address, where
                 )
                 cursor = (universe, address)
+                if segments[-1].universe > MAX_UNIVERSE:
+                    sink.error(
+                        "R205",
+                        f"fixture {fid!r} is auto-patched into universe "
+                        f"{segments[-1].universe}, past the last universe {MAX_UNIVERSE}",
+                        doc.span((*where, "patch")),
+                    )
+                    cursor = None  # one report per entry; later members stay unpatched
             groups = tuple(dict.fromkeys([*spec.groups, *([spec.id] if spec.count > 1 else [])]))
             placed.append(
                 PlacedFixture(
@@ -360,4 +376,10 @@ def _ranges(values: list[int]) -> str:
 
 
 def profile_dirs(rig: RigFile, rig_path: Path) -> list[Path]:
-    return [(rig_path.parent / d).resolve() for d in rig.profiles]
+    out: list[Path] = []
+    for d in rig.profiles:
+        try:
+            out.append((rig_path.parent / d).resolve())
+        except (OSError, ValueError, RuntimeError):  # NUL in the name, symlink loop: no dir
+            continue
+    return out

@@ -17,6 +17,7 @@ from controller.render.effects.common import (
     color_param,
     level_param,
     number_param,
+    phase,
     write_rgbi,
 )
 
@@ -66,13 +67,35 @@ class Fade:
         return render
 
 
+HUE_STEPS = 2048
+
+
 class Rainbow:
+    """Hue from a lookup table of HUE_STEPS colours (finer than 8-bit output resolves)."""
+
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
         coord = axis_coordinate(ctx, params["axis"].text or "order")
+        tables: dict[float, F32] = {}
+        hue_index = np.empty(ctx.n, np.int64)
+
+        def table(saturation: float) -> F32:
+            if saturation not in tables:
+                tab = np.empty((3, HUE_STEPS), np.float32)
+                hsv_to_rgb(
+                    np.arange(HUE_STEPS, dtype=np.float32) / np.float32(HUE_STEPS), saturation, tab
+                )
+                tables.clear()
+                tables[saturation] = tab
+            return tables[saturation]
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            hue = coord * np.float32(p["spread"][0]) + np.float32(t * p["speed"][0])
-            hsv_to_rgb(hue, p["saturation"][0], out[1:4])
+            hue = coord * np.float32(p["spread"][0] * HUE_STEPS)
+            hue += np.float32((phase(p, "speed", t) % 1.0) * HUE_STEPS)
+            np.copyto(hue_index, hue, casting="unsafe")
+            np.bitwise_and(hue_index, HUE_STEPS - 1, out=hue_index)
+            tab = table(p["saturation"][0])
+            for row in range(3):
+                np.take(tab[row], hue_index, out=out[1 + row])
             out[0] = p["level"][0]
 
         return render
@@ -156,7 +179,9 @@ SPECS = (
         doc="Hue cycle spread across the targets along an axis.",
         writes=RGBI,
         params=(
-            number_param("speed", 0.2, "hue cycles per second", unit="Hz", minimum=-10, maximum=10),
+            number_param(
+                "speed", 0.2, "hue cycles per second", unit="Hz", minimum=-10, maximum=10, rate=True
+            ),
             number_param("spread", 1.0, "hue cycles across the selection", minimum=0, maximum=100),
             level_param("saturation", 1.0, "colour saturation"),
             axis_param("order"),

@@ -16,7 +16,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from controller.effects_api import EffectSpec, ParamKind, ParamSpec, ParamTrack
 from controller.render.context import ClipRenderer, EffectContext, ParamValues
-from controller.render.effects.common import RGBI, level_param, number_param
+from controller.render.effects.common import RGBI, level_param, number_param, phase
 
 __all__ = ["MAX_SIDE", "SPECS", "MediaError", "load_frames"]
 
@@ -73,8 +73,8 @@ class _Mapped:
         video = self.video
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            u = u0 + np.float32(t * p["scroll_u"][0])
-            v = v0 + np.float32(t * p["scroll_v"][0])
+            u = u0 + np.float32(phase(p, "scroll_u", t))
+            v = v0 + np.float32(phase(p, "scroll_v", t))
             if tile:
                 u, v = u % 1.0, v % 1.0
             inside = (u >= 0) & (u < 1) & (v >= 0) & (v < 1)
@@ -82,7 +82,7 @@ class _Mapped:
             iy = np.clip(((1.0 - v) * height).astype(np.int32), 0, height - 1)
             index = 0
             if video:
-                frame = int(t * p["fps"][0])
+                frame = int(phase(p, "fps", t))
                 index = frame % n_frames if p["loop"][0] > 0.5 else min(frame, n_frames - 1)
             rgb = flat[index][iy * width + ix]
             out[1:4] = rgb.T
@@ -113,8 +113,12 @@ def _common() -> tuple[ParamSpec, ...]:
         ),
         ParamSpec(name="min", kind=ParamKind.POINT, default=[0, 0, 0], doc="lower corner, m"),
         ParamSpec(name="max", kind=ParamKind.POINT, default=[100, 0, 50], doc="upper corner, m"),
-        number_param("scroll_u", 0.0, "scroll across, picture widths/s", minimum=-100, maximum=100),
-        number_param("scroll_v", 0.0, "scroll up, picture heights/s", minimum=-100, maximum=100),
+        number_param(
+            "scroll_u", 0.0, "scroll across, picture widths/s", minimum=-100, maximum=100, rate=True
+        ),
+        number_param(
+            "scroll_v", 0.0, "scroll up, picture heights/s", minimum=-100, maximum=100, rate=True
+        ),
         ParamSpec(name="tile", kind=ParamKind.BOOL, default=False, doc="repeat outside the area"),
         level_param(),
     )
@@ -134,7 +138,9 @@ SPECS = (
         writes=RGBI,
         params=(
             *_common(),
-            number_param("fps", 25.0, "frames per second", unit="Hz", minimum=0.1, maximum=120),
+            number_param(
+                "fps", 25.0, "frames per second", unit="Hz", minimum=0.1, maximum=120, rate=True
+            ),
             ParamSpec(name="loop", kind=ParamKind.BOOL, default=True, doc="loop the video"),
         ),
         impl=VideoMap(),

@@ -17,13 +17,13 @@ from controller.render.effects.common import (
     color_param,
     level_param,
     number_param,
+    phase,
     write_rgbi,
 )
 
 __all__ = ["SPECS", "heartbeat_envelope"]
 
 F32 = NDArray[np.float32]
-MAX_PULSES = 8  # overlapping wavefronts evaluated per frame when `period` repeats the pulse
 
 
 class Chase:
@@ -36,7 +36,7 @@ class Chase:
             coord = 1.0 - coord
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            head = (t * p["speed"][0]) % 1.0
+            head = phase(p, "speed", t) % 1.0
             behind = (np.float32(head) - coord) % np.float32(1.0)
             width = max(p["width"][0], 1e-4)
             tail = max(p["tail"][0], 0.0)
@@ -57,8 +57,8 @@ class Wave:
         coord = axis_coordinate(ctx, params["axis"].text or "x")
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            phase = coord * np.float32(p["cycles"][0]) - np.float32(t * p["speed"][0])
-            s = 0.5 + 0.5 * np.sin(np.float32(2 * math.pi) * phase)
+            arg = coord * np.float32(p["cycles"][0]) - np.float32(phase(p, "speed", t))
+            s = 0.5 + 0.5 * np.sin(np.float32(2 * math.pi) * arg)
             floor = p["floor"][0]
             write_rgbi(out, (floor + (p["level"][0] - floor) * s).astype(np.float32), p["color"])
 
@@ -69,42 +69,56 @@ class CityPulse:
     """Wavefronts expanding from `origin` across the city at `speed` m/s.
 
     Brightness at distance d, `age` seconds after a pulse started: a Gaussian ring of
-    `width` metres at radius speed*age, scaled by exp(-decay*age), plus an afterglow that
-    fades inside the ring. With `period` > 0 a new pulse starts every period seconds.
+    `width` metres at radius speed*age, scaled by exp(-decay*age), plus an afterglow inside
+    the ring. With `period` > 0 a new pulse starts every period seconds; each element is lit
+    by the ring nearest to it and glows from the youngest ring that has passed it, so the
+    cost per frame does not grow with the number of pulses in flight.
     """
 
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
-        pos = ctx.positions
-        scratch = np.empty(ctx.n, np.float32)
-        acc = np.empty(ctx.n, np.float32)
+        pos = ctx.positions[:, :2]
+        cache: dict[tuple[float, ...], F32] = {}
+
+        def distances(origin: tuple[float, ...]) -> F32:
+            if origin not in cache:
+                if len(cache) > 8:
+                    cache.clear()
+                o = np.asarray(origin[:2], np.float32)
+                cache[origin] = np.sqrt(((pos - o) ** 2).sum(axis=1)).astype(np.float32)
+            return cache[origin]
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            origin = np.asarray(p["origin"], np.float32)
-            dist = np.sqrt(((pos[:, :2] - origin[:2]) ** 2).sum(axis=1)).astype(np.float32)
+            dist = distances(p["origin"])
             speed, width = p["speed"][0], max(p["width"][0], 0.01)
             decay, glow, period = p["decay"][0], p["afterglow"][0], p["period"][0]
-            acc.fill(0.0)
-            starts = [0.0] if period <= 0 else _pulse_starts(t, period)
-            for start in starts:
-                age = t - start
-                radius = speed * age
-                amp = math.exp(-decay * age)
-                np.subtract(dist, np.float32(radius), out=scratch)
-                np.divide(scratch, np.float32(width), out=scratch)
-                ring = np.exp(-(scratch * scratch)) * np.float32(amp)
-                if glow > 0:
-                    inside = (dist < radius) * np.float32(glow * amp)
-                    ring = np.maximum(ring, inside)
-                np.maximum(acc, ring, out=acc)
-            np.clip(acc, 0.0, 1.0, out=acc)
-            write_rgbi(out, acc * np.float32(p["level"][0]), p["color"])
+            # age of the pulse whose ring is nearest each element (one pulse if no period)
+            reach = np.float32(t) - dist * np.float32(1.0 / speed)  # when the front passed d
+            per = np.float32(period)
+            if period > 0:
+                k = np.floor(reach * np.float32(1.0 / period) + np.float32(0.5))
+                np.clip(k, np.float32(0.0), np.float32(math.floor(t / period)), out=k)
+                age = np.float32(t) - k * per
+            else:
+                age = np.full_like(dist, np.float32(t))
+            x = (dist - age * np.float32(speed)) * np.float32(1.0 / width)
+            x *= x
+            x += np.float32(decay) * age
+            np.negative(x, out=x)
+            level = np.exp(x)
+            if glow > 0:
+                passed = reach >= 0
+                if period > 0:
+                    young = np.float32(t) - np.floor(reach / np.float32(period)) * np.float32(
+                        period
+                    )
+                else:
+                    young = np.full_like(dist, np.float32(t))
+                after = np.where(passed, np.float32(glow) * np.exp(-np.float32(decay) * young), 0.0)
+                np.maximum(level, after, out=level)
+            np.clip(level, 0.0, 1.0, out=level)
+            write_rgbi(out, level * np.float32(p["level"][0]), p["color"])
 
         return render
-
-
-def _pulse_starts(t: float, period: float) -> list[float]:
-    newest = math.floor(t / period)
-    return [k * period for k in range(max(0, newest - MAX_PULSES + 1), newest + 1)]
 
 
 def heartbeat_envelope(phase: F32 | float) -> F32:
@@ -120,7 +134,7 @@ class Heartbeat:
         coord = axis_coordinate(ctx, params["axis"].text or "order")
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            beats = t * p["bpm"][0] / 60.0
+            beats = phase(p, "bpm", t) / 60.0
             env = heartbeat_envelope(np.float32(beats) - coord * np.float32(p["lag"][0]))
             floor = p["floor"][0]
             write_rgbi(out, floor + (p["level"][0] - floor) * env, p["color"])
@@ -141,7 +155,9 @@ SPECS = (
             color_param("color", "white", "colour"),
             level_param(),
             level_param("background", 0.0, "intensity behind the chase"),
-            number_param("speed", 0.5, "runs per second", unit="Hz", minimum=-50, maximum=50),
+            number_param(
+                "speed", 0.5, "runs per second", unit="Hz", minimum=-50, maximum=50, rate=True
+            ),
             number_param("width", 0.1, "lit fraction of the run", minimum=0.0001, maximum=1),
             number_param("tail", 0.2, "fading tail, fraction of the run", minimum=0, maximum=1),
             axis_param("order"),
@@ -159,7 +175,9 @@ SPECS = (
             level_param(),
             level_param("floor", 0.0, "intensity at the troughs"),
             number_param("cycles", 2.0, "waves across the selection", minimum=0, maximum=1000),
-            number_param("speed", 0.5, "waves per second", unit="Hz", minimum=-50, maximum=50),
+            number_param(
+                "speed", 0.5, "waves per second", unit="Hz", minimum=-50, maximum=50, rate=True
+            ),
             axis_param("x"),
         ),
         impl=Wave(),
@@ -186,7 +204,9 @@ SPECS = (
         writes=RGBI,
         params=(
             color_param("color", "red", "colour"),
-            number_param("bpm", 60.0, "beats per minute", unit="bpm", minimum=1, maximum=300),
+            number_param(
+                "bpm", 60.0, "beats per minute", unit="bpm", minimum=1, maximum=300, rate=True
+            ),
             level_param(),
             level_param("floor", 0.05, "intensity between beats"),
             number_param("lag", 0.0, "beats of delay across the selection", minimum=0, maximum=16),

@@ -10,12 +10,15 @@ from numpy.typing import NDArray
 from controller.effects_api import EffectSpec, ParamKind, ParamSpec, ParamTrack
 from controller.render.context import ClipRenderer, EffectContext, ParamValues
 from controller.render.effects.common import (
+    RANDOM_TABLE,
     RGBI,
+    TABLE_MASK,
+    LatticeNoise,
     color_param,
     hash01,
     level_param,
     number_param,
-    value_noise,
+    phase,
     write_rgbi,
 )
 
@@ -32,16 +35,19 @@ class Sparkle:
 
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
         ids = np.arange(ctx.n, dtype=np.int64)
-        phase = hash01(ids, seed=ctx.seed)
+        offset = hash01(ids, seed=ctx.seed)
+        key = ((ids * 73856093) ^ (ctx.seed * 19349663)).astype(np.int32)
+        flash = np.zeros(ctx.n, np.float32)
 
         def render(t: float, p: ParamValues, out: F32) -> None:
             rate = max(p["rate"][0], 1e-3)
-            x = np.float32(t * rate) + phase
-            cycle = np.floor(x)
-            frac = x - cycle
-            lit = hash01(ids, cycle.astype(np.int64), seed=ctx.seed + 1) < p["density"][0]
-            tau = max(p["decay"][0] * rate, 1e-3)
-            flash = np.where(lit, np.exp(-frac / np.float32(tau)), 0.0).astype(np.float32)
+            x = offset + np.float32(phase(p, "rate", t))
+            cycle = x.astype(np.int32)  # x >= 0, so truncation is floor
+            lucky = RANDOM_TABLE[(key ^ (cycle * np.int32(83492791))) & TABLE_MASK]
+            lit = np.flatnonzero(lucky < np.float32(p["density"][0]))
+            tau = np.float32(max(p["decay"][0] * rate, 1e-3))
+            flash.fill(0.0)
+            flash[lit] = np.exp(-(x[lit] - cycle[lit]) / tau)
             bg = p["background"][0]
             write_rgbi(out, bg + (p["level"][0] - bg) * flash, p["color"])
 
@@ -71,9 +77,10 @@ def _noise_field(ctx: EffectContext, scale: float) -> tuple[F32, F32]:
 class Noise:
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
         u, v = _noise_field(ctx, params["scale"].at(0.0)[0])
+        noise = LatticeNoise(u, v, ctx.seed)
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            n = value_noise(u, v, t * p["speed"][0], ctx.seed)
+            n = noise.at(phase(p, "speed", t))
             c = p["contrast"][0]
             n = np.clip((n - 0.5) * np.float32(c) + 0.5, 0.0, 1.0).astype(np.float32)
             a, b = p["from"], p["to"]
@@ -102,7 +109,8 @@ class Fire:
         last = len(stops) - 1
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            n = value_noise(u, v - np.float32(t * p["speed"][0]), t * 0.7, ctx.seed)
+            rise = v - np.float32(phase(p, "speed", t))
+            n = LatticeNoise(u, rise.astype(np.float32), ctx.seed).at(t * 0.7)
             heat = np.clip(n * 1.6 - height * np.float32(p["falloff"][0]), 0.0, 1.0)
             x = heat * np.float32(last)
             i = np.minimum(x.astype(np.int32), last - 1)
@@ -125,7 +133,13 @@ SPECS = (
             level_param("background", 0.0, "intensity between flashes"),
             level_param("density", 0.1, "chance that an element flashes in a cycle"),
             number_param(
-                "rate", 2.0, "flash cycles per second", unit="Hz", minimum=0.01, maximum=40
+                "rate",
+                2.0,
+                "flash cycles per second",
+                unit="Hz",
+                minimum=0.01,
+                maximum=40,
+                rate=True,
             ),
             number_param("decay", 0.15, "flash decay time", unit="s", minimum=0.001, maximum=10),
         ),
@@ -157,7 +171,7 @@ SPECS = (
             color_param("from", "#001040", "colour at low noise"),
             color_param("to", "#00a0ff", "colour at high noise"),
             number_param("scale", 20.0, "feature size", unit="m", minimum=0.01, maximum=1e5),
-            number_param("speed", 0.5, "change per second", minimum=0, maximum=100),
+            number_param("speed", 0.5, "change per second", minimum=0, maximum=100, rate=True),
             number_param("contrast", 1.5, "contrast around the middle", minimum=0, maximum=10),
             level_param(),
         ),
@@ -169,7 +183,9 @@ SPECS = (
         writes=RGBI,
         params=(
             number_param("scale", 6.0, "flame size", unit="m", minimum=0.01, maximum=1e4),
-            number_param("speed", 1.5, "rise speed, flame sizes per second", minimum=0, maximum=50),
+            number_param(
+                "speed", 1.5, "rise speed, flame sizes per second", minimum=0, maximum=50, rate=True
+            ),
             number_param("falloff", 0.8, "how fast flames die with height", minimum=0, maximum=5),
             level_param(),
         ),

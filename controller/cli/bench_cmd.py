@@ -1,0 +1,142 @@
+"""L8 `citypulse bench render` and `citypulse bench generate-city`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from controller.bench.render_bench import BenchCase, bench_effects, bench_render
+from controller.bench.synthetic import write_city
+from controller.cli.common import ArgumentError, load_venue
+from controller.clock import MonotonicClock
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("bench", help="benchmarks (render speed) and synthetic test cities")
+    bsub = p.add_subparsers(dest="bench_command", metavar="ACTION", required=True)
+    r = bsub.add_parser(
+        "render",
+        help="frames/s, channels/s and per-frame p50/p99 of render + patch",
+        description="Time render + patch frame by frame for the sample show and for "
+        "generated synthetic cities. Prints a table, then the figures as JSON.",
+    )
+    r.add_argument(
+        "--show",
+        type=Path,
+        default=Path("shows/digital-night.yaml"),
+        help="sample show ('' to skip)",
+    )
+    r.add_argument("--venue", default="beijing")
+    r.add_argument(
+        "--universes",
+        default="1024,4096",
+        help="synthetic city sizes, comma separated ('' for none)",
+    )
+    r.add_argument("--frames", type=int, default=400, help="frames timed per case")
+    r.add_argument("--at", type=float, default=40.0, help="show time of the first timed frame")
+    r.add_argument("--cpu", type=int, help="pin the process to this CPU core")
+    r.add_argument("--json", action="store_true", help="print only JSON")
+    r.add_argument("--effects", action="store_true", help="also time each effect")
+    r.set_defaults(handler=run_render)
+    g = bsub.add_parser("generate-city", help="write a synthetic city rig + show of N universes")
+    g.add_argument("--universes", type=int, required=True)
+    g.add_argument("-o", "--output", type=Path, required=True, help="directory to write into")
+    g.set_defaults(handler=run_generate)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise ArgumentError(
+            "--universes", f"{text!r} is not a comma-separated list of numbers"
+        ) from exc
+    bad = [s for s in sizes if not 1 <= s <= 20000]
+    if bad:
+        raise ArgumentError("--universes", f"{bad[0]} out of range 1..20000")
+    return sizes
+
+
+def _table(results: list[dict[str, Any]]) -> str:
+    head = f"{'case':<28}{'universes':>10}{'elements':>10}{'fps':>9}{'Mch/s':>9}{'render p50/p99':>17}{'patch p50/p99':>16}{'frame p50/p99/max ms':>24}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        rp, pp, fp = r["render"], r["patch"], r["frame"]
+        lines.append(
+            f"{r['case']:<28}{r['universes']:>10}{r['elements']:>10}{r['frames_per_s']:>9.0f}"
+            f"{r['channels_per_s'] / 1e6:>9.1f}{rp['p50_ms']:>8.2f}/{rp['p99_ms']:<8.2f}"
+            f"{pp['p50_ms']:>7.2f}/{pp['p99_ms']:<8.2f}"
+            f"{fp['p50_ms']:>9.2f}/{fp['p99_ms']:.2f}/{fp['max_ms']:.2f}"
+        )
+    return "\n".join(lines)
+
+
+def run_render(args: argparse.Namespace) -> int:
+    if args.frames < 10:
+        raise ArgumentError("--frames", f"frames={args.frames} must be at least 10")
+    sizes = _sizes(args.universes)
+    if args.cpu is not None:
+        try:
+            os.sched_setaffinity(0, {args.cpu})
+        except (OSError, ValueError) as exc:
+            raise ArgumentError("--cpu", f"cannot pin to CPU {args.cpu}: {exc}") from exc
+    clock = MonotonicClock()
+    cases: list[BenchCase] = []
+    if str(args.show) not in ("", "."):
+        t0 = clock.now()
+        job = load_venue(args.show, args.venue)
+        cases.append(
+            BenchCase(
+                f"{job.loaded.show.name}/{job.plan.venue}", job.plan, job.patch, clock.now() - t0
+            )
+        )
+    with tempfile.TemporaryDirectory(prefix="citypulse-bench-") as tmp:
+        for n in sizes:
+            show = write_city(Path(tmp) / f"city{n}", n)
+            t0 = clock.now()
+            job = load_venue(show, None)
+            cases.append(BenchCase(f"synthetic {n}", job.plan, job.patch, clock.now() - t0))
+        results = []
+        for case in cases:
+            start = (
+                min(args.at, case.plan.duration * 0.5)
+                if case.name.startswith("synthetic")
+                else args.at
+            )
+            row = bench_render(case, frames=args.frames, start=start, clock=clock)
+            if args.effects:
+                row["effects"] = bench_effects(
+                    case, frames=min(args.frames, 100), start=start, clock=clock
+                )
+            results.append(row)
+            if not args.json:
+                sys.stderr.write(f"  measured {case.name}\n")
+    if not args.json:
+        sys.stdout.write(_table(results) + "\n\n")
+        if args.effects:
+            for r in results:
+                costs = ", ".join(
+                    f"{e['effect']} {e['us_per_1000_elements']:.0f}" for e in r["effects"]
+                )
+                sys.stdout.write(f"{r['case']}: us per 1000 elements per frame: {costs}\n")
+            sys.stdout.write("\n")
+    json.dump(
+        {"benchmark": "render", "cpu_pinned": args.cpu, "results": results}, sys.stdout, indent=2
+    )
+    sys.stdout.write("\n")
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    if not 1 <= args.universes <= 20000:
+        raise ArgumentError("--universes", f"{args.universes} out of range 1..20000")
+    show = write_city(args.output, args.universes)
+    sys.stderr.write(f"wrote {show} and its rig ({args.universes} universes of 170-pixel strips)\n")
+    return 0

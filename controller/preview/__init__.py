@@ -1,0 +1,1 @@
+"""L5 digital-twin previews: top-down pictures of what every fixture shows."""

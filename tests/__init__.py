@@ -1,0 +1,1 @@
+"""citypulse test suite."""
