@@ -156,6 +156,7 @@ class _Lut:
     start: int
     stop: int
     table: U8  # LUT_SIZE entries: level -> byte
+    inverse: F32  # 256 entries: byte -> mean level that produces it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,6 +219,36 @@ class Patch:
             self._general(flat, flat_out, np.float32(master))
         return out
 
+    def decode(self, dmx: U8, out: F32) -> F32:
+        """Inverse of `apply` (for the simulator): the attribute frame these bytes show.
+
+        Light and intensity come back as the wire carries them (master included); white
+        extracted from RGB stays on the white row; defaults read as driven values.
+        """
+        flat_in = dmx.reshape(-1)
+        flat = out.reshape(-1)
+        out[...] = 0.0
+        out[Attribute.PAN] = out[Attribute.TILT] = 0.5
+        for lut in self.luts:
+            part = slice(lut.start, lut.stop)
+            flat[self.fast_src[part]] = lut.inverse[flat_in[self.fast_dst[part]]]
+        if len(self.src):
+            wide = flat_in[self.dst].astype(np.float32)
+            b16 = self.bits16
+            wide[b16] = wide[b16] * 256.0 + flat_in[self.dst[b16] + 1]
+            v = np.divide(wide - self.lo, self.span, out=np.zeros_like(wide), where=self.span != 0)
+            np.clip(v, 0.0, 1.0, out=v)
+            v[self.invert] = 1.0 - v[self.invert]
+            for curve, gamma, pos in self.curve:
+                v[pos] = _inverse_curve(curve, v[pos], gamma)
+            real = np.ones(len(v), np.bool_)
+            real[self.full] = False
+            real[self.undim] = False
+            flat[self.src[real]] = v[real]
+            if len(self.undim):  # colour of a dimmer fixture -> light = colour x level
+                flat[self.src[self.undim]] = v[self.undim] * flat[self.undim_src]
+        return out
+
     def _general(self, flat: F32, flat_out: U8, master: np.float32) -> None:
         v = np.take(flat, self.src)
         is_home = np.zeros(len(v), np.bool_)
@@ -246,6 +277,32 @@ class Patch:
         flat_out[self.dst[narrow]] = wide[narrow].astype(np.uint8)
         flat_out[self.dst[self.bits16]] = (wide[self.bits16] >> 8).astype(np.uint8)
         flat_out[self.dst[self.bits16] + 1] = (wide[self.bits16] & 0xFF).astype(np.uint8)
+
+
+def _inverse_curve(curve: Curve, v: F32, gamma: float) -> F32:
+    """Level before `curve` that gives `v` (curves are monotone; s-curve by table)."""
+    if curve is Curve.LINEAR:
+        return v
+    if curve is Curve.SQUARE:
+        out = np.sqrt(v)
+    elif curve is Curve.INVERSE_SQUARE:
+        out = 1.0 - np.sqrt(1.0 - v)
+    elif curve is Curve.GAMMA:
+        out = np.power(v, np.float32(1.0 / gamma))
+    else:
+        grid = np.linspace(0.0, 1.0, 4097, dtype=np.float32)
+        out = np.interp(v, apply_curve(curve, grid, gamma), grid)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _inverse_lut(table: U8) -> F32:
+    levels = np.linspace(0.0, 1.0, LUT_SIZE, dtype=np.float64)
+    sums = np.bincount(table, weights=levels, minlength=256)
+    counts = np.bincount(table, minlength=256)
+    inverse = np.interp(
+        np.arange(256), np.flatnonzero(counts), sums[counts > 0] / counts[counts > 0]
+    )
+    return inverse.astype(np.float32)
 
 
 def _lut(curve: Curve, gamma: float) -> U8:
@@ -306,7 +363,8 @@ def build_patch(twin: Twin, elements: ElementTable) -> Patch:
         if stop <= start:
             stop = len(f_idx)
         cv, gm = _CURVES[int(keys[start, 0])], float(keys[start, 1])
-        luts.append(_Lut(start, stop, _lut(cv, gm)))
+        table = _lut(cv, gm)
+        luts.append(_Lut(start, stop, table, _inverse_lut(table)))
         start = stop
     # GENERAL block
     g = np.flatnonzero(~fast)
