@@ -178,6 +178,18 @@ class Playback:
             self.state = PlayState.HELD
         return self._ok(f"goto {cue} at {target.t:.3f} s ({self.state.value})")
 
+    def seek(self, now: float, position: float) -> CommandResult:
+        """Jump to a show time (start mid-show, late join); keeps RUNNING or HELD."""
+        self.update(now)
+        if not 0.0 <= position <= self.duration:
+            return CommandResult(False, f"position={position!r} outside 0..{self.duration:g} s")
+        if self.state is PlayState.LOADED:
+            return CommandResult(False, "arm the show before seeking")
+        self._p0, self._a0 = position, now
+        if self.state is PlayState.ENDED:
+            self.state = PlayState.HELD
+        return self._ok(f"seek to {position:.3f} s ({self.state.value})")
+
     def set_blackout(self, now: float, on: bool) -> CommandResult:
         self.blackout = on
         return self._ok("blackout on" if on else "blackout off")

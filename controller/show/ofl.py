@@ -133,10 +133,12 @@ class _Importer:
         m = _SCHEMA.search(schema) if isinstance(schema, str) else None
         if m is None or m["kind"] == "fixture-redirect":
             got = "no '$schema'" if schema is None else f"$schema={schema!r}"
+            if m is not None:
+                got = f"a redirect to {data.get('redirectTo')!r}; import that fixture instead"
             self.error(
                 "O401",
                 f"not an Open Fixture Library fixture: {got} (expected '.../open-fixture-"
-                "library/<version>/schemas/fixture.json'; a redirect names its target)",
+                "library/<version>/schemas/fixture.json')",
                 () if schema is None else ("$schema",),
             )
             return None

@@ -161,6 +161,11 @@ class OutputSpec(Strict):
         None, ge=1, le=MAX_UNIVERSE, description="sACN universe of the first universe"
     )
     multicast: bool = True
+    broadcast: str | None = Field(
+        None,
+        description="Art-Net: directed broadcast address for ArtSync (default: the /24 of host)",
+    )
+    sync: bool = Field(True, description="send ArtSync / sACN sync after each frame")
     priority: int = Field(100, ge=0, le=200)
     device: str | None = Field(None, description="serial device for enttec / opendmx")
     address: str = Field("/citypulse/{venue}/{universe}", description="OSC address pattern")

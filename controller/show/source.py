@@ -177,7 +177,9 @@ def parse_yaml(text: str, shown: str) -> SourceDoc:
         raise ShowValidationError(
             [Diagnostic(code=code, message=problem, span=_span(shown, line, col))]
         ) from exc
-    except (YAMLError, RecursionError, ValueError) as exc:
+    except RecursionError as exc:
+        raise _fail(shown, "Y001", "invalid YAML: nested too deeply") from exc
+    except (YAMLError, ValueError) as exc:
         raise _fail(shown, "Y001", f"invalid YAML: {exc}") from exc
     doc = SourceDoc(path=shown, data=None)
     doc.value_spans[()] = SourceSpan(path=shown)

@@ -50,7 +50,7 @@ def unit_arrays(shape: tuple[int, ...]) -> st.SearchStrategy[F32]:
 # --- render ----------------------------------------------------------------------------
 
 
-@heavy(60)
+@heavy(50)
 @given(data=st.data(), times=st.lists(SHOW_TIMES, min_size=1, max_size=4))
 def test_render_output_is_float32_finite_and_in_unit_range(
     media_dir: Path, data: st.DataObject, times: list[float]
@@ -105,6 +105,7 @@ def test_htp_of_two_clips_is_the_elementwise_max_of_intensity_and_light(
 # --- blend_rows ------------------------------------------------------------------------
 
 
+@heavy(50)
 @given(data=st.data(), shape=st.tuples(st.integers(1, 4), st.integers(1, 16)))
 def test_blend_max_at_full_alpha_is_np_maximum(
     data: st.DataObject, shape: tuple[int, int]
@@ -116,6 +117,7 @@ def test_blend_max_at_full_alpha_is_np_maximum(
     np.testing.assert_array_equal(dst, expected)
 
 
+@heavy(50)
 @given(data=st.data(), shape=st.tuples(st.integers(1, 4), st.integers(1, 16)))
 def test_blends_at_full_alpha_follow_their_rule(
     data: st.DataObject, shape: tuple[int, int]
@@ -134,6 +136,7 @@ def test_blends_at_full_alpha_follow_their_rule(
         np.testing.assert_array_equal(out, want, err_msg=blend.value)
 
 
+@heavy(80)
 @given(
     data=st.data(),
     shape=st.tuples(st.integers(1, 4), st.integers(1, 16)),
@@ -163,7 +166,7 @@ def mini_plan() -> VenuePlan:
     return plan_of([])
 
 
-@heavy(100)
+@heavy(40)
 @given(data=st.data(), master=st.floats(0.0, 1.0))
 def test_patch_output_is_uint8_with_unpatched_slots_zero_and_fixed_slots_kept(
     mini_plan: VenuePlan, data: st.DataObject, master: float
@@ -182,7 +185,7 @@ def test_patch_output_is_uint8_with_unpatched_slots_zero_and_fixed_slots_kept(
     assert out[0, 105] == 8
 
 
-@heavy(100)
+@heavy(60)
 @given(level=UNIT32, master=st.floats(0.0, 1.0))
 def test_patch_16bit_intensity_is_rint_of_level_times_65535(
     mini_plan: VenuePlan, level: float, master: float

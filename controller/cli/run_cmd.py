@@ -1,0 +1,149 @@
+"""L8 `citypulse run`: play a venue in real time (or virtual time) onto its outputs.
+
+Keys while playing in a terminal: g or space GO, h HOLD, b BLACKOUT on/off, n GOTO the
+next cue, p GOTO the previous cue, + / - grand master, q quit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import select
+import sys
+import termios
+import tty
+from pathlib import Path
+from typing import Any
+
+from controller.cli.common import ArgumentError, load_venue, resolve_time
+from controller.cli.run_session import RunOptions, RunSession
+
+__all__ = ["register"]
+
+OUTPUTS = ("rig", "sim", "artnet", "sacn", "enttec", "opendmx", "osc")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="play a show for one venue in real time onto its outputs (or the simulator)",
+        description="Play a show for one venue: frames on absolute deadlines in an output "
+        "thread, to the rig's outputs, to one protocol (--output), or to the in-process "
+        "simulator (--output sim). In a terminal: g/space GO, h HOLD, b BLACKOUT, n/p next/"
+        "previous cue, +/- grand master, q quit.",
+    )
+    p.add_argument("show", type=Path, metavar="SHOW")
+    p.add_argument("--venue", help="venue id (required when the show has several)")
+    p.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        default="rig",
+        help="where frames go (default: the rig's outputs)",
+    )
+    p.add_argument(
+        "--target", help="override destination: host[:port] (network) or a device path (serial)"
+    )
+    p.add_argument("--interface", help="IPv4 address of the interface multicast leaves by")
+    p.add_argument("--go", action="store_true", help="GO at once (otherwise wait for the operator)")
+    p.add_argument("--auto-go", action="store_true", help="continue past hold cues by themselves")
+    p.add_argument(
+        "--hold-wait", type=float, default=2.0, help="seconds at a hold before --auto-go"
+    )
+    p.add_argument(
+        "--from", dest="start", help="start at this cue or time (e.g. 'pulse', 'finale-5')"
+    )
+    p.add_argument("--duration", type=float, help="stop after this many seconds of playing")
+    p.add_argument(
+        "--end",
+        choices=("blackout", "hold"),
+        default="blackout",
+        help="at the end: black, or hold the last look",
+    )
+    p.add_argument("--master", type=float, default=1.0, help="grand master 0..1")
+    p.add_argument("--rt", action="store_true", help="ask for SCHED_FIFO real-time priority")
+    p.add_argument(
+        "--virtual", action="store_true", help="virtual time: as fast as possible (tests, CI)"
+    )
+    p.add_argument(
+        "--record", type=Path, help="(sim) record what the simulator latched to this file"
+    )
+    p.add_argument(
+        "--preview", type=Path, help="(sim) draw what the simulator received at the end (PNG)"
+    )
+    p.add_argument("--json", action="store_true", help="print the final statistics as JSON")
+    p.set_defaults(handler=run)
+
+
+def _options(args: argparse.Namespace) -> RunOptions:
+    if not 0.0 <= args.master <= 1.0:
+        raise ArgumentError("--master", f"master={args.master!r} out of range 0..1")
+    if args.duration is not None and not 0 < args.duration <= 86400:
+        raise ArgumentError("--duration", f"duration={args.duration!r} out of range (0, 86400]")
+    if not 0.0 <= args.hold_wait <= 3600:
+        raise ArgumentError("--hold-wait", f"{args.hold_wait!r} out of range 0..3600")
+    if (args.record or args.preview) and args.output != "sim":
+        raise ArgumentError("--record" if args.record else "--preview", "needs --output sim")
+    if args.preview and args.preview.suffix.lower() != ".png":
+        raise ArgumentError("--preview", f"{str(args.preview)!r}: use a .png file")
+    if args.virtual and not (args.go or args.auto_go):
+        raise ArgumentError("--virtual", "needs --go (nobody can press GO in virtual time)")
+    return RunOptions(
+        output=args.output,
+        target=args.target,
+        interface=args.interface,
+        go=args.go,
+        auto_go=args.auto_go,
+        hold_wait=args.hold_wait,
+        duration=args.duration,
+        end_action=args.end,
+        master=args.master,
+        realtime=args.rt,
+        virtual=args.virtual,
+        record=args.record,
+        preview=args.preview,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    options = _options(args)
+    job = load_venue(args.show, args.venue)
+    start = resolve_time(args.start, job.loaded, "--from") if args.start else None
+    session = RunSession(job, options, start=start)
+    interactive = sys.stdin.isatty() and sys.stderr.isatty() and not options.virtual
+    if options.virtual:
+        session.run_virtual()
+    else:
+        session.start()
+        try:
+            _drive(session, interactive)
+        finally:
+            session.finish()
+    report = session.report()
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stderr.write(session.summary(report))
+    return 1 if report.get("error") else 0
+
+
+def _drive(session: RunSession, interactive: bool) -> None:
+    """Main thread: status line and keys while the output thread plays."""
+    from rich.live import Live
+
+    if not interactive:
+        while session.wait(0.25):
+            pass
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+        with Live(session.status_text(), refresh_per_second=8, transient=False) as live:
+            while session.wait(0.0):
+                ready, _, _ = select.select([sys.stdin], [], [], 0.125)
+                if ready and not session.key(sys.stdin.read(1)):
+                    break
+                live.update(session.status_text())
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)

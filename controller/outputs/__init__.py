@@ -1,0 +1,1 @@
+"""L6 output drivers: frames of DMX universes onto Art-Net, sACN, serial DMX and OSC."""

@@ -1,0 +1,57 @@
+"""L6 the one interface every output implements, and where outputs send bytes.
+
+Outputs are driven by the engine from its output thread: `send_frame` at each frame
+deadline, `poll` for keep-alives, `close` to end streams cleanly. They hold no show logic;
+bytes come from the sans-IO senders in `controller.protocols`. Sinks are the I/O: a real
+socket or serial port in production, the in-process simulator in tests and rehearsals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["ByteSink", "DatagramSink", "Output", "OutputStats"]
+
+
+class DatagramSink(Protocol):
+    def sendto(self, data: bytes, address: tuple[str, int]) -> None: ...
+
+
+class ByteSink(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+@dataclass(slots=True)
+class OutputStats:
+    name: str
+    frames: int = 0
+    packets: int = 0
+    bytes: int = 0
+    errors: int = 0
+    reopens: int = 0
+    last_error: str | None = None
+    up: bool = True
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Output(Protocol):
+    """A destination for a venue's universes."""
+
+    name: str
+
+    def open(self, now: float) -> None: ...
+
+    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        """Send this frame; `dmx` has one row per universe of the venue's patch."""
+
+    def poll(self, now: float) -> None:
+        """Keep-alives and retries due by `now`."""
+
+    def close(self, now: float) -> None:
+        """End streams cleanly (sACN stream-terminated, final frames)."""
+
+    def stats(self) -> OutputStats: ...

@@ -1,0 +1,172 @@
+"""L6 network outputs: Art-Net, sACN and OSC routes over a datagram sink.
+
+Each output owns one sans-IO sender from `controller.protocols` and forwards what it
+returns to its sink (a UDP socket, or the in-process simulator). Frames go out in
+"constant" mode (every universe every frame, as consoles stream) followed by the sync
+packet, so receivers latch whole frames; senders still keep unchanged universes alive.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from controller.outputs.base import DatagramSink, OutputStats
+from controller.outputs.routing import DEFAULT_PORTS, Route
+from controller.outputs.udp import is_loopback
+from controller.protocols import artnet, osc, sacn
+from controller.protocols.datagram import Datagram
+from controller.show.rig import Protocol
+
+__all__ = ["ArtNetOutput", "OscOutput", "SacnOutput", "directed_broadcast", "route_rows"]
+
+
+def route_rows(route: Route, universes: Sequence[int]) -> NDArray[np.intp]:
+    """Rows of the venue's DMX array that a route carries, in route order."""
+    index = {u: i for i, u in enumerate(universes)}
+    return np.array([index[u] for u in route.universes], dtype=np.intp)
+
+
+def directed_broadcast(host: str) -> str:
+    """Loopback: the host itself (loopback has no broadcast); else the /24 broadcast."""
+    if is_loopback(host):
+        return host
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return ".".join([*parts[:3], "255"])
+    return host
+
+
+class _DatagramOutput:
+    def __init__(
+        self, *, name: str, route: Route, rows: NDArray[np.intp], sink: DatagramSink
+    ) -> None:
+        self.name = name
+        self.route = route
+        self.rows = rows
+        self.sink = sink
+        self._stats = OutputStats(name=name)
+
+    def _emit(self, datagrams: list[Datagram]) -> None:
+        for d in datagrams:
+            self.sink.sendto(d.data, d.address)
+            self._stats.bytes += len(d.data)
+        self._stats.packets += len(datagrams)
+
+    def open(self, now: float) -> None:
+        opener = getattr(self.sink, "open", None)
+        if callable(opener):
+            opener()
+
+    def stats(self) -> OutputStats:
+        errors = getattr(self.sink, "errors", 0)
+        self._stats.errors = int(errors)
+        self._stats.last_error = getattr(self.sink, "last_error", None)
+        return self._stats
+
+
+class ArtNetOutput(_DatagramOutput):
+    def __init__(
+        self, *, name: str, route: Route, rows: NDArray[np.intp], sink: DatagramSink
+    ) -> None:
+        super().__init__(name=name, route=route, rows=rows, sink=sink)
+        host = route.host or "127.0.0.1"
+        port = route.port or DEFAULT_PORTS[Protocol.ARTNET]
+        sync = (route.broadcast or directed_broadcast(host), port) if route.sync else None
+        self.sender = artnet.ArtNetSender(
+            targets=dict.fromkeys(route.wire, (host, port)), sync_address=sync, mode="constant"
+        )
+        # the sender orders rows by port-address; map our rows onto that order
+        order = np.argsort(np.array(route.wire))
+        self._rows = rows[order]
+
+    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        self._emit(self.sender.frame_array(now, dmx[self._rows]))
+        self._stats.frames += 1
+
+    def poll(self, now: float) -> None:
+        self._emit(self.sender.poll(now))
+
+    def close(self, now: float) -> None:
+        closer = getattr(self.sink, "close", None)
+        if callable(closer):
+            closer()
+
+
+class SacnOutput(_DatagramOutput):
+    def __init__(
+        self,
+        *,
+        name: str,
+        route: Route,
+        rows: NDArray[np.intp],
+        sink: DatagramSink,
+        source_name: str,
+    ) -> None:
+        super().__init__(name=name, route=route, rows=rows, sink=sink)
+        port = route.port or DEFAULT_PORTS[Protocol.SACN]
+        wire = sorted(route.wire)
+        sync_universe = wire[0] if route.sync else 0
+        if route.multicast:
+            unicast = (
+                {u: (sacn.multicast_group(u), port) for u in wire} if port != sacn.PORT else None
+            )
+        else:
+            host = route.host or "127.0.0.1"
+            unicast = dict.fromkeys(wire, (host, port))
+        self.sender = sacn.SacnSender(
+            cid=uuid.uuid5(uuid.NAMESPACE_URL, f"citypulse:{source_name}").bytes,
+            source_name=source_name[:63],
+            universes=wire,
+            priority=route.priority,
+            sync_address=sync_universe,
+            unicast=unicast,
+            mode="constant",
+        )
+        order = np.argsort(np.array(route.wire))
+        self._rows = rows[order]
+
+    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        self._emit(self.sender.frame_array(now, dmx[self._rows]))
+        self._stats.frames += 1
+
+    def poll(self, now: float) -> None:
+        self._emit(self.sender.poll(now))
+
+    def close(self, now: float) -> None:
+        self._emit(self.sender.terminate(now))  # E1.31: three stream-terminated packets
+        closer = getattr(self.sink, "close", None)
+        if callable(closer):
+            closer()
+
+
+class OscOutput(_DatagramOutput):
+    """One OSC message per universe with its 512 slots as a blob (`osc_mode: blob`)."""
+
+    def __init__(
+        self, *, name: str, route: Route, rows: NDArray[np.intp], sink: DatagramSink, venue: str
+    ) -> None:
+        super().__init__(name=name, route=route, rows=rows, sink=sink)
+        self.address = (route.host or "127.0.0.1", route.port or DEFAULT_PORTS[Protocol.OSC])
+        self.paths = [route.osc_address.format(venue=venue, universe=w) for w in route.wire]
+
+    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        for path, row in zip(self.paths, self.rows, strict=True):
+            packet = osc.encode(
+                osc.Message(address=path, args=(dmx[row].tobytes(),), type_tags="b")
+            )
+            self.sink.sendto(packet, self.address)
+            self._stats.packets += 1
+            self._stats.bytes += len(packet)
+        self._stats.frames += 1
+
+    def poll(self, now: float) -> None:
+        return
+
+    def close(self, now: float) -> None:
+        closer = getattr(self.sink, "close", None)
+        if callable(closer):
+            closer()

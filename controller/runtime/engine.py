@@ -1,0 +1,153 @@
+"""L7 the frame engine: show position -> rendered, patched frame -> every output.
+
+Rules:
+- `prepare(deadline)` renders the frame for a future deadline (render ahead), so the
+  output thread only copies bytes onto the wire when the deadline comes.
+- `deliver(prepared, now)` checks the playback state at the moment of sending: BLACKOUT
+  (or an ended show set to black out) re-patches the prepared look with master 0, so a
+  blackout reaches the wire on the very next frame, keeping positions (pan/tilt) and fixed
+  channels; grand master changes likewise apply at delivery.
+- One output failing never stops the others: its exception is counted on it and the
+  frame goes on to the rest.
+- Operator commands may arrive from any thread; they go through `command`, which holds
+  the engine's lock while the playback changes.
+- `tick(now)` is prepare + deliver in one call: tests drive frames with it, without threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from controller.compile.plan import VenuePlan
+from controller.outputs.base import Output, OutputStats
+from controller.patch.patcher import Patch
+from controller.render.renderer import render
+from controller.runtime.playback import CommandResult, Playback, PlaybackSnapshot
+
+__all__ = ["Engine", "EngineStats", "Prepared"]
+
+
+@dataclass(slots=True)
+class Prepared:
+    index: int
+    deadline: float
+    position: float
+    frame: NDArray[np.float32]
+    dmx: NDArray[np.uint8]
+    master: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineStats:
+    frames_sent: int
+    frames_dropped: int
+    late_frames: int
+    max_late_ms: float
+    blackout_frames: int
+    output_failures: int
+    playback: PlaybackSnapshot
+    outputs: tuple[OutputStats, ...]
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        plan: VenuePlan,
+        patch: Patch,
+        playback: Playback,
+        outputs: Sequence[Output],
+    ) -> None:
+        self.plan = plan
+        self.patch = patch
+        self.playback = playback
+        self.outputs = tuple(outputs)
+        self.lock = threading.RLock()
+        self._frames = [plan.new_frame(), plan.new_frame()]
+        self._dmx = [patch.new_output(), patch.new_output()]
+        self._dark = patch.new_output()
+        self._flip = 0
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self.late_frames = 0
+        self.max_late = 0.0
+        self.blackout_frames = 0
+        self.output_failures = 0
+
+    def open(self, now: float) -> None:
+        for out in self.outputs:
+            self._guard(out, lambda o: o.open(now))
+
+    def command(self, fn: Callable[[Playback, float], CommandResult], now: float) -> CommandResult:
+        with self.lock:
+            return fn(self.playback, now)
+
+    def prepare(self, deadline: float, index: int = 0) -> Prepared:
+        with self.lock:
+            self.playback.update(deadline)
+            position = self.playback.position(deadline)
+            master = self.playback.master * self.plan.intensity
+        self._flip ^= 1
+        frame, dmx = self._frames[self._flip], self._dmx[self._flip]
+        render(self.plan, max(0.0, position + self.plan.time_offset), frame)
+        self.patch.apply(frame, dmx, master)
+        return Prepared(index, deadline, position, frame, dmx, master)
+
+    def _guard(self, out: Output, action: Callable[[Output], None]) -> None:
+        try:
+            action(out)
+        except Exception as exc:  # isolate outputs from each other: count, carry on
+            self.output_failures += 1
+            stats = out.stats()
+            stats.errors += 1
+            stats.last_error = f"{type(exc).__name__}: {exc}"
+
+    def deliver(self, prepared: Prepared, now: float) -> None:
+        with self.lock:
+            dark = self.playback.output_dark(now)
+            master = self.playback.master * self.plan.intensity
+        dmx = prepared.dmx
+        if dark:
+            dmx = self.patch.apply(prepared.frame, self._dark, 0.0)
+            self.blackout_frames += 1
+        elif master != prepared.master:
+            dmx = self.patch.apply(prepared.frame, self._dark, master)
+        late = now - prepared.deadline
+        if late > 0.002:
+            self.late_frames += 1
+        self.max_late = max(self.max_late, late)
+        for out in self.outputs:
+            self._guard(out, lambda o: o.send_frame(now, dmx))
+        self.frames_sent += 1
+
+    def poll(self, now: float) -> None:
+        for out in self.outputs:
+            self._guard(out, lambda o: o.poll(now))
+
+    def tick(self, now: float) -> Prepared:
+        prepared = self.prepare(now)
+        self.deliver(prepared, now)
+        return prepared
+
+    def close(self, now: float) -> None:
+        for out in self.outputs:
+            self._guard(out, lambda o: o.close(now))
+
+    def statistics(self, now: float) -> EngineStats:
+        with self.lock:
+            snap = self.playback.snapshot(now)
+        return EngineStats(
+            frames_sent=self.frames_sent,
+            frames_dropped=self.frames_dropped,
+            late_frames=self.late_frames,
+            max_late_ms=round(self.max_late * 1e3, 3),
+            blackout_frames=self.blackout_frames,
+            output_failures=self.output_failures,
+            playback=snap,
+            outputs=tuple(o.stats() for o in self.outputs),
+        )

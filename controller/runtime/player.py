@@ -1,0 +1,101 @@
+"""L7 the real-time player: frames on absolute deadlines, in an output thread.
+
+Strategy:
+- Frame k is due at T0 + k / fps on the injected monotonic clock. The thread waits for the
+  deadline (`Clock.wait_until`, never a relative sleep), delivers the frame it rendered
+  ahead, then renders frame k + 1 straight away, so rendering never delays the wire.
+- Latest frame wins: if the thread wakes more than a frame late, it skips to the frame
+  due now and counts the skipped ones as dropped; it never sends a burst to catch up.
+- SCHED_FIFO real-time priority is requested when asked and allowed; refusal is reported,
+  not fatal.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from controller.clock import Clock
+from controller.runtime.engine import Engine
+
+__all__ = ["Player", "request_realtime"]
+
+
+def request_realtime(priority: int = 50) -> str:
+    """Ask for SCHED_FIFO for the calling thread; returns what happened."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, AttributeError) as exc:
+        return f"real-time priority refused: {exc}"
+    return f"SCHED_FIFO priority {priority}"
+
+
+class Player:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        clock: Clock,
+        realtime: bool = False,
+        until: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.period = 1.0 / engine.plan.fps
+        self.realtime = realtime
+        self.until = until
+        self.realtime_status = "normal priority"
+        self.lateness: list[float] = []  # seconds late per delivered frame (bounded)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._guarded, name="citypulse-output", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _guarded(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # reported by the caller; the thread must not vanish silently
+            self.error = exc
+
+    def run(self) -> None:
+        """The loop (callable directly with a ManualClock(autojump=True) in tests)."""
+        if self.realtime:
+            self.realtime_status = request_realtime()
+        engine, clock, period = self.engine, self.clock, self.period
+        t0 = clock.now()
+        k = 0
+        prepared = engine.prepare(t0, 0)
+        while not self._stop.is_set():
+            deadline = t0 + k * period
+            clock.wait_until(deadline)
+            now = clock.now()
+            behind = int((now - deadline) / period)
+            if behind > 0:  # latest frame wins: skip what we missed, render the due frame
+                k += behind
+                engine.frames_dropped += behind
+                deadline = t0 + k * period
+                prepared = engine.prepare(deadline, k)
+                now = clock.now()
+            engine.deliver(prepared, now)
+            engine.poll(now)
+            if len(self.lateness) < 1_000_000:
+                self.lateness.append(now - deadline)
+            if self.until is not None and self.until(now):
+                break
+            k += 1
+            prepared = engine.prepare(t0 + k * period, k)
