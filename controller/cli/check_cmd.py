@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from controller.errors import Diagnostic, ShowValidationError
+from controller.errors import Diagnostic, Severity, ShowValidationError
 from controller.render.effects import default_registry
 from controller.show.load import LoadedShow, load_show
 
@@ -96,11 +97,11 @@ def run(args: argparse.Namespace) -> int:
         except ShowValidationError as exc:
             failed.extend(exc.diagnostics)
             continue
+        if args.strict and loaded.warnings:  # printed once, as errors, by the caller
+            failed.extend(replace(w, severity=Severity.ERROR) for w in loaded.warnings)
+            continue
         for w in loaded.warnings:
             sys.stderr.write(f"{w}\n")
-        if args.strict and loaded.warnings:
-            failed.extend(loaded.warnings)
-            continue
         summary = show_summary(loaded)
         summaries.append(summary)
         if not args.json:

@@ -17,6 +17,9 @@ Codes: O401 not an OFL fixture, or a malformed key; O402 schema major version is
 O403 a channel that cannot be laid out; O404 unknown channel; O405 matrix problem;
 O406 (warning) channel or capability range not driven; O407 (warning) approximation;
 O408 the converted profile failed its own check (a bug in this importer).
+
+Size: about 500 lines, over the 400 of STYLE.md B2 because this task keeps the importer to
+`ofl.py` and `ofl_capabilities.py`; the next split is the matrix/cells code (`ofl_matrix.py`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ from ruamel.yaml.comments import CommentedMap
 from controller.errors import Diagnostic, ShowValidationError
 from controller.show.diagnostics import DiagnosticSink, did_you_mean, known_list
 from controller.show.ofl_capabilities import (
-    SUPPORTED,
     ChannelMap,
     ChannelTable,
     Matrix,
@@ -47,7 +49,6 @@ from controller.show.ofl_capabilities import (
     read_channels,
     read_matrix,
     resolution_of,
-    scale_range,
     scale_value,
 )
 from controller.show.profile import CELL_LETTERS, FixtureProfile
@@ -155,7 +156,8 @@ class _Importer:
             if key not in data:
                 self.error("O401", f"missing required key {key!r}", ())
             elif not isinstance(data[key], kind) or not data[key]:
-                self.error("O401", f"{key!r} must be a non-empty {kind.__name__}", (key,))
+                what = "string" if kind is str else "list"
+                self.error("O401", f"{key!r} must be a non-empty {what}", (key,))
         tables = [k for k in ("availableChannels", "templateChannels") if k in data]
         for key in tables:
             if not isinstance(data[key], dict):
@@ -209,16 +211,11 @@ class _Importer:
                 out.append("unused")
             elif not isinstance(entry, str):
                 self.error("O401", "a mode channel is a key, null or a matrix insert block", at)
-            elif j == 0 or entries[j - 1] not in self._coarse_of(entry):
-                self._head(name, entries, j, at, out, used)
+            elif self.table.fine.get(entry) != (entries[j - 1] if j else None, 1):
+                self._head(name, entries, j, at, out, used)  # else: fine half of a 16-bit pair
         if not out and "cells" in result:
             del result["channels"]  # a pixel-only mode
         return result
-
-    def _coarse_of(self, key: str) -> tuple[str, ...]:
-        """The channel whose 16-bit pair `key` completes (as its first fine alias)."""
-        coarse, n = self.table.fine.get(key, ("", 0))
-        return (coarse,) if n == 1 else ()
 
     def _head(
         self,
@@ -235,7 +232,9 @@ class _Importer:
         if chan is None and key in self.table.switch:
             target, dependency = self.table.switch[key]
             chan = self.table.channels.get(target)
-            why = f"the channel active while {dependency!r} is at its defaultValue, as citypulse holds it"
+            why = (
+                f"the channel active while {dependency!r} is at its defaultValue, where it is held"
+            )
             self.warn_once(
                 key, "O407", f"switching channel {key!r} is imported as {target!r}, {why}", at
             )
@@ -281,45 +280,25 @@ class _Importer:
         shown: str,
     ) -> Plain:
         """One profile channel; warns once per definition about what is not driven."""
-        res = bits // 8
-        value = scale_value(cmap.value, cmap.resolution, res) if cmap.value is not None else None
-        attribute = cmap.attribute
-        if attribute in used:
+        hold = cmap.attribute in used
+        name = chan.name() if shown == chan.key else shown  # a switching slot: its alias
+        spec = cmap.spec(name, bits, hold=hold)
+        if hold:
             self.sink.warning(
                 "O406",
-                f"channel {chan.key!r} also drives {attribute!r}, already driven by "
-                f"{used[attribute]!r} in this mode; it is held at {value or 0}",
+                f"channel {chan.key!r} also drives {cmap.attribute!r}, already driven by "
+                f"{used[cmap.attribute]!r} in this mode; it is held at {spec['value']}",
                 self.doc.span(at),
             )
-            attribute = "fixed"
-        elif attribute not in ("fixed", "unused"):
-            used[attribute] = chan.key
-        name = chan.name() if shown == chan.key else shown  # a switching slot: its alias
-        spec: dict[str, Plain] = {"attribute": attribute, "name": name}
-        spec.update({"bits": 16} if bits == 16 else {})
-        if attribute == "fixed":
-            spec["value"] = value or 0
-        elif attribute != "unused":
-            spec.update({"default": value} if value is not None else {})
-            if cmap.range is not None:
-                lo, hi = scale_range(min(cmap.range), max(cmap.range), cmap.resolution, res)
-                spec["range"] = [hi, lo] if cmap.range[0] > cmap.range[1] else [lo, hi]
+        elif cmap.attribute not in ("fixed", "unused"):
+            used[cmap.attribute] = chan.key
         self._explain(chan, cmap)
         return spec
 
     def _explain(self, chan: OflChannel, cmap: ChannelMap) -> None:
-        label, where = str(chan.where[-1]), chan.where
-        if cmap.attribute == "fixed":
-            why = f"citypulse does not drive {', '.join(cmap.ignored)} (it drives {SUPPORTED})"
-            why = "it is constant" if cmap.constant else why
-            self.warn_once(
-                where, "O406", f"channel {label!r} is held at {cmap.value}: {why}", where
-            )
-        elif cmap.ignored:
-            msg = f"its other ranges ({', '.join(cmap.ignored)}) are not driven"
-            self.warn_once(
-                where, "O406", f"channel {label!r} drives {cmap.attribute!r}; {msg}", where
-            )
+        label, where, lost = str(chan.where[-1]), chan.where, cmap.describe()
+        if lost is not None:
+            self.warn_once(where, "O406", f"channel {label!r} {lost}", where)
         if cmap.attribute in _PAN_TILT:
             field, top = _PAN_TILT[cmap.attribute]
             if cmap.degrees is not None and cmap.degrees <= top:

@@ -32,6 +32,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from controller.show.source import Plain
+
 __all__ = [
     "COLOR_ATTRIBUTES", "SUPPORTED", "Capability", "ChannelMap", "ChannelTable", "Matrix",
     "OflChannel", "dmx_value", "entity", "map_channel", "parse_capabilities", "read_channels",
@@ -97,6 +99,32 @@ class ChannelMap:
     degrees: float | None = None  # pan/tilt sweep from angleStart/angleEnd
     ignored: tuple[str, ...] = ()  # capability labels citypulse does not drive
     constant: bool = False
+
+    def spec(self, name: str, bits: int, *, hold: bool = False) -> dict[str, Plain]:
+        """The profile channel at `bits` (8 or 16); `hold` makes it fixed at its value."""
+        res = bits // 8
+        value = None if self.value is None else scale_value(self.value, self.resolution, res)
+        attribute = "fixed" if hold else self.attribute
+        spec: dict[str, Plain] = {"attribute": attribute, "name": name}
+        spec.update({"bits": 16} if bits == 16 else {})
+        if attribute == "fixed":
+            spec["value"] = value or 0
+        elif attribute != "unused":
+            spec.update({"default": value} if value is not None else {})
+            if self.range is not None:
+                lo, hi = scale_range(min(self.range), max(self.range), self.resolution, res)
+                spec["range"] = [hi, lo] if self.range[0] > self.range[1] else [lo, hi]
+        return spec
+
+    def describe(self) -> str | None:
+        """What the channel leaves undriven, for a warning; None when nothing is lost."""
+        if self.attribute == "fixed":
+            why = f"citypulse does not drive {', '.join(self.ignored)} (it drives {SUPPORTED})"
+            return f"is held at {self.value}: {'it is constant' if self.constant else why}"
+        if self.ignored:
+            lost = ", ".join(self.ignored)
+            return f"drives {self.attribute!r}; its other ranges ({lost}) are not driven"
+        return None
 
 
 def resolution_of(channel: Mapping[str, object]) -> int:
@@ -205,14 +233,19 @@ def _attribute_of(cap: Capability) -> str | None:
     return _TYPE_ATTRIBUTES.get(cap.type)
 
 
-def _runs_down(first: Capability, last: Capability, prop: str) -> tuple[bool, float | None]:
-    """Whether start > end for `prop` across first..last, and the span when both are deg."""
+def _span(
+    first: Capability, last: Capability, prop: str, top: int
+) -> tuple[tuple[int, int] | None, float | None]:
+    """The DMX range first..last (descending when `prop` runs down; None for the whole
+    channel ascending) and the angle swept when both ends are in degrees."""
     start = entity(first.props.get(prop + "Start", first.props.get(prop)))
     end = entity(last.props.get(prop + "End", last.props.get(prop)))
+    lo, hi = first.lo, last.hi
+    up = None if (lo, hi) == (0, top) else (lo, hi)
     if start is None or end is None or start[1] != end[1]:
-        return False, None
-    span = abs(end[0] - start[0]) if start[1] == "deg" else None
-    return start[0] > end[0], span
+        return up, None
+    degrees = abs(end[0] - start[0]) if start[1] == "deg" else None
+    return ((hi, lo) if start[0] > end[0] else up), degrees or None
 
 
 def _labels(caps: list[Capability]) -> tuple[str, ...]:
@@ -220,7 +253,7 @@ def _labels(caps: list[Capability]) -> tuple[str, ...]:
 
 
 def _open_value(caps: list[Capability], default: int | None) -> int:
-    """The DMX value that leaves the shutter open: Open, else NoFunction, else the default."""
+    """The default if it leaves the shutter open, else the first Open or NoFunction value."""
     opens = [c for c in caps if c.props.get("shutterEffect") == "Open"]
     idle = [c for c in caps if c.type == "NoFunction"]
     if default is not None and any(c.lo <= default <= c.hi for c in opens + idle):
@@ -255,36 +288,24 @@ def map_channel(
     if len(driven) == 1:
         ((attr, used),) = driven.items()
         used.sort(key=lambda c: c.lo)
-        down, span = _runs_down(used[0], used[-1], _DIRECTION.get(attr, "brightness"))
-        lo, hi = used[0].lo, used[-1].hi
-        rng = (hi, lo) if down else None if (lo, hi) == (0, top) else (lo, hi)
+        rng, degrees = _span(used[0], used[-1], _DIRECTION.get(attr, "brightness"), top)
         return ChannelMap(
             attribute=attr,
             resolution=resolution,
             value=default,
             range=rng,
-            degrees=span if attr in ("pan", "tilt") and span else None,
+            degrees=degrees if attr in ("pan", "tilt") else None,
             ignored=_labels([c for c in real if all(c is not u for u in used)]),
         )
     if not driven and strobes:
-        pick = next(
-            (c for c in strobes if "speedStart" in c.props and not c.props.get("randomTiming")),
-            strobes[0],
-        )
-        down, _ = _runs_down(pick, pick, "speed")
-        rng = (
-            (pick.hi, pick.lo)
-            if down
-            else None
-            if (pick.lo, pick.hi) == (0, top)
-            else (pick.lo, pick.hi)
-        )
+        steady = [c for c in strobes if "speedStart" in c.props and not c.props.get("randomTiming")]
+        pick = (steady or strobes)[0]
         quiet = ("Open", "Closed")
         return ChannelMap(
             attribute="strobe",
             resolution=resolution,
             value=_open_value(caps, default),
-            range=rng,
+            range=_span(pick, pick, "speed", top)[0],
             ignored=_labels(
                 [c for c in real if c is not pick and c.props.get("shutterEffect") not in quiet]
             ),

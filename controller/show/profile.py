@@ -11,7 +11,16 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from controller.attributes import Attribute
 
@@ -95,7 +104,18 @@ def _channel_shorthand(v: object) -> object:
     return {"attribute": v} if isinstance(v, str) else v
 
 
-ChannelEntry = Annotated[ChannelSpec, Field()]
+class _ShorthandSchema:
+    """JSON Schema of a channel entry: a ChannelSpec mapping, or just its attribute name."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        names = [*ATTRIBUTE_KEYS, "unused"]  # a "fixed" channel needs a value: no shorthand
+        shorthand = {"type": "string", "enum": names, "description": "{attribute: <name>}"}
+        return {"anyOf": [handler(core_schema), shorthand]}
+
+
+ChannelEntry = Annotated[ChannelSpec, _ShorthandSchema()]
 
 
 class CellBlock(Strict):
@@ -119,7 +139,7 @@ class CellBlock(Strict):
 
 class ModeSpec(Strict):
     name: str = Field(min_length=1)
-    channels: list[ChannelSpec] = Field(default_factory=list)
+    channels: list[ChannelEntry] = Field(default_factory=list)
     cells: CellBlock | None = None
     white_from_rgb: bool = Field(
         False, description="derive the white channel from min(R,G,B) (RGB to RGBW extraction)"

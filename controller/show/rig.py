@@ -12,7 +12,14 @@ import enum
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 __all__ = [
     "Building",
@@ -69,7 +76,24 @@ def parse_universes(v: object) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-Universes = Annotated[tuple[int, ...], BeforeValidator(parse_universes)]
+_UNIVERSE_ITEM: dict[str, object] = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_UNIVERSE},
+        {"type": "string", "pattern": r"^\s*\d+\s*(-\s*\d+\s*)?$", "description": "'a-b'"},
+    ]
+}
+# the JSON Schema describes what files may say (5, "1-40", [1, "3-4"]), not the parsed tuple
+Universes = Annotated[
+    tuple[int, ...],
+    BeforeValidator(parse_universes),
+    WithJsonSchema(
+        {
+            "anyOf": [_UNIVERSE_ITEM, {"type": "array", "items": _UNIVERSE_ITEM, "minItems": 1}],
+            "description": "a universe, an 'a-b' range, or a list of those",
+        },
+        mode="validation",
+    ),
+]
 
 
 class GeoOrigin(Strict):

@@ -25,6 +25,7 @@ from controller.show.load import LoadedShow, load_show
 from controller.show.timeline import Blend, Target
 
 __all__ = [
+    "DATA",
     "MINI_RIG",
     "MINI_SHOW",
     "REGISTRY",

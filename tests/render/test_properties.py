@@ -13,26 +13,36 @@ from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 
 from controller.attributes import LIGHT_ATTRIBUTES, N_ATTRIBUTES, Attribute
-from controller.compile.plan import VenuePlan
+from controller.compile.plan import VenuePlan, compile_venue
 from controller.effects_api import EASINGS, ParamTrack, normalise_param
 from controller.patch.curves import apply_curve, merge16, split16
 from controller.patch.patcher import FIXED_SLOT, FREE_SLOT, build_patch
 from controller.render.effects.common import level_param
 from controller.render.renderer import blend_rows, render
+from controller.show.load import load_show
 from controller.show.profile import Curve
 from controller.show.timeline import Blend, Target
-from tests.render.plans import fixture_elements, frame_at, make_clip, plan_of, write_gif
+from tests.render.plans import (
+    DATA,
+    REGISTRY,
+    fixture_elements,
+    frame_at,
+    make_clip,
+    plan_of,
+    write_gif,
+)
 from tests.render.strategies import clips
 
 F32 = NDArray[np.float32]
 MEDIA = {"file": "anim.gif"}
+GOLDEN_EMPTY = DATA / "render" / "shows" / "empty.yaml"
 SHOW_TIMES = st.floats(0.0, 20.0, allow_nan=False)
 UNIT32 = st.floats(0.0, 1.0, width=32, allow_nan=False)
 
 
 def heavy(n: int) -> settings:
     """At most `n` examples, fewer under the `dev` profile (FAST=1)."""
-    return settings(max_examples=min(n, settings.default.max_examples))
+    return settings(max_examples=min(n, settings().max_examples))
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +117,7 @@ def test_htp_of_two_clips_is_the_elementwise_max_of_intensity_and_light(
 
 @heavy(50)
 @given(data=st.data(), shape=st.tuples(st.integers(1, 4), st.integers(1, 16)))
-def test_blend_max_at_full_alpha_is_np_maximum(
-    data: st.DataObject, shape: tuple[int, int]
-) -> None:
+def test_blend_max_at_full_alpha_is_np_maximum(data: st.DataObject, shape: tuple[int, int]) -> None:
     dst = data.draw(unit_arrays(shape), label="dst")
     src = data.draw(unit_arrays(shape), label="src")
     expected = np.maximum(dst, src)
@@ -166,22 +174,30 @@ def mini_plan() -> VenuePlan:
     return plan_of([])
 
 
+@pytest.fixture(scope="module", params=["mini", "golden"])
+def any_plan(request: pytest.FixtureRequest, mini_plan: VenuePlan) -> VenuePlan:
+    """The mini venue, and the golden rig (every fixture kind: white_from_rgb, gamma)."""
+    if request.param == "mini":
+        return mini_plan
+    return compile_venue(load_show(GOLDEN_EMPTY, REGISTRY), "golden")
+
+
 @heavy(40)
 @given(data=st.data(), master=st.floats(0.0, 1.0))
 def test_patch_output_is_uint8_with_unpatched_slots_zero_and_fixed_slots_kept(
-    mini_plan: VenuePlan, data: st.DataObject, master: float
+    any_plan: VenuePlan, data: st.DataObject, master: float
 ) -> None:
-    patch = build_patch(mini_plan.twin, mini_plan.elements)
-    frame = data.draw(unit_arrays((N_ATTRIBUTES, mini_plan.elements.n)), label="frame")
+    patch = build_patch(any_plan.twin, any_plan.elements)
+    frame = data.draw(unit_arrays((N_ATTRIBUTES, any_plan.elements.n)), label="frame")
     out = patch.apply(frame, patch.new_output(), master)
     assert out.dtype == np.uint8
     assert out.shape == (len(patch.universes), 512)
     flat = out.reshape(-1)
     assert not flat[patch.slot_attr == FREE_SLOT].any()
-    np.testing.assert_array_equal(flat[patch.slot_attr == FIXED_SLOT], patch.base.reshape(-1)[
-        patch.slot_attr == FIXED_SLOT
-    ])
-    # mover: `fixed` control channel at address 106 of universe 1 (101 + 2 + 2 + 1)
+    np.testing.assert_array_equal(
+        flat[patch.slot_attr == FIXED_SLOT], patch.base.reshape(-1)[patch.slot_attr == FIXED_SLOT]
+    )
+    # both venues' mover: `fixed` control channel at universe 1 address 106 (101 + 2 + 2 + 1)
     assert out[0, 105] == 8
 
 
@@ -200,14 +216,14 @@ def test_patch_16bit_intensity_is_rint_of_level_times_65535(
     assert int(merge16(out[0, 0:1], out[0, 1:2])[0]) == want  # flood-01 at address 1, 16-bit
 
 
-def test_no_two_patched_fixtures_share_a_slot(mini_plan: VenuePlan) -> None:
+def test_no_two_patched_fixtures_share_a_slot(any_plan: VenuePlan) -> None:
     owner: dict[tuple[int, int], str] = {}
-    for fx in mini_plan.twin.fixtures:
+    for fx in any_plan.twin.fixtures:
         for seg in fx.segments:
             for address in range(seg.address, seg.end_address + 1):
                 assert (seg.universe, address) not in owner, (fx.id, owner)
                 owner[(seg.universe, address)] = fx.id
-    patch = build_patch(mini_plan.twin, mini_plan.elements)
+    patch = build_patch(any_plan.twin, any_plan.elements)
     assert (patch.slot_attr != FREE_SLOT).sum() <= len(owner)
 
 

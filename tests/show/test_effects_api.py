@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -270,7 +271,7 @@ keyframe_lists = st.lists(
     min_size=1,
     max_size=6,
     unique_by=lambda k: k[0],
-).map(lambda ks: sorted(ks))
+).map(sorted)
 
 
 def _track(keys: list[tuple[float, float, str]]) -> ParamTrack:
@@ -307,7 +308,7 @@ def test_track_is_continuous_between_keys_for_smooth_easings(
     (a,) = tr.at(t - h)
     (b,) = tr.at(t + h)
     # slope of an eased segment is at most 3x the linear one (cubic ends); keys may be close
-    gaps = [y[0] - x[0] for x, y in zip(keys, keys[1:], strict=False)]
+    gaps = [y[0] - x[0] for x, y in itertools.pairwise(keys)]
     bound = 3 * 2e3 * (2 * h) / min(gaps) + 1e-9
     assert abs(a - b) <= bound
 

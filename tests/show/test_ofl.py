@@ -77,7 +77,8 @@ def test_sharpy_pan_and_tilt_are_16_bit_with_their_sweep() -> None:
     assert (result.profile.pan_range_deg, result.profile.tilt_range_deg) == (540, 250)
     # DMX slots 10-13: coarse, fine, coarse, fine
     slots = [c.slots for c in result.profile.modes[1].channels]
-    assert sum(slots[:9]) == 9 and slots[9:11] == [2, 2]
+    assert sum(slots[:9]) == 9
+    assert slots[9:11] == [2, 2]
 
 
 def test_sharpy_shutter_is_strobe_open_by_default() -> None:
@@ -123,7 +124,8 @@ def test_sharpy_wheels_and_maintenance_are_fixed_with_located_warnings() -> None
 )
 def test_colorband_pixel_modes_become_rgb_cells(mode: str, cells: int, footprint: int) -> None:
     found = import_ofl(COLORBAND).profile.mode(mode)
-    assert found is not None and found.cells is not None
+    assert found is not None
+    assert found.cells is not None
     assert (found.cells.count, found.cells.order, found.channels) == (cells, "RGB", [])
     assert found.footprint() == footprint
 
@@ -132,9 +134,11 @@ def test_colorband_master_modes_are_head_channels() -> None:
     result = import_ofl(COLORBAND)
     profile = result.profile
     assert profile.category == "pixel-bar"
-    assert profile.physical is not None and profile.physical.length_m == 1.057
+    assert profile.physical is not None
+    assert profile.physical.length_m == 1.057
     seven = profile.mode("7-channel")
-    assert seven is not None and seven.cells is None
+    assert seven is not None
+    assert seven.cells is None
     attributes = [c.attribute for c in seven.channels]
     assert attributes == ["red", "green", "blue", "fixed", "strobe", "fixed", "intensity"]
     strobe = seven.channels[4]
@@ -160,7 +164,8 @@ def test_yaml_text_reads_back_as_the_same_profile(path: Path) -> None:
     assert again == result.profile
     header = result.yaml_text.split("\nname:")[0]
     assert f"{path.parent.name}/{path.name}" in header
-    assert "MIT licence" in header and "Open Fixture Library contributors" in header
+    assert "MIT licence" in header
+    assert "Open Fixture Library contributors" in header
 
 
 def test_imported_profiles_pass_check_in_a_rig(tmp_path: Path) -> None:

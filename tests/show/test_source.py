@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.errors import ShowValidationError, SourceSpan
@@ -230,21 +231,22 @@ scalar = st.one_of(
 )
 plain = st.recursive(
     scalar,
-    lambda inner: st.lists(inner, min_size=1, max_size=3)
-    | st.dictionaries(
-        st.text(st.characters(categories=["Ll"]), min_size=1, max_size=6),
-        inner,
-        min_size=1,
-        max_size=3,
+    lambda inner: (
+        st.lists(inner, min_size=1, max_size=3)
+        | st.dictionaries(
+            st.text(st.characters(categories=["Ll"]), min_size=1, max_size=6),
+            inner,
+            min_size=1,
+            max_size=3,
+        )
     ),
     max_leaves=12,
 )
 
 
+@settings(max_examples=min(50, settings.default.max_examples))  # ruamel's pure parser is slow
 @given(data=st.dictionaries(st.text("abc", min_size=1, max_size=4), plain, min_size=1))
 def test_every_node_has_a_span_inside_the_text(data: dict[str, object]) -> None:
-    import json
-
     text = json.dumps(data, indent=1, ensure_ascii=False)  # JSON is YAML, one node a line
     d = parse_yaml(text, "g.yaml")
     n_lines = text.count("\n") + 1
