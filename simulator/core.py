@@ -253,7 +253,9 @@ class SimulatorCore:
             if self._artnet_source is not None and source[0] != self._artnet_source:
                 self._ignore("artnet")  # Art-Net 4: ArtSync from another IP is ignored
                 return
-            self._artnet_sync_at = now
+            entering, self._artnet_sync_at = self._artnet_sync_at is None, now
+            if entering:  # data so far was shown on arrival and its frame already counted
+                return
             pending, self._artnet_pending = self._artnet_pending, {}
             self._latch(now, iter(sorted(pending.items())))
         else:

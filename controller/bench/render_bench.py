@@ -41,6 +41,7 @@ def percentiles(samples_s: list[float]) -> dict[str, float]:
 def bench_render(case: BenchCase, *, frames: int, start: float, clock: Clock) -> dict[str, Any]:
     plan, patch = case.plan, case.patch
     frame = plan.new_frame()
+    driven = plan.new_driven()
     out = patch.new_output()
     for k in range(5):  # warm caches and lazy tables
         patch.apply(render(plan, start + k / plan.fps, frame), out)
@@ -51,9 +52,9 @@ def bench_render(case: BenchCase, *, frames: int, start: float, clock: Clock) ->
     for k in range(frames):
         t = (start + k / plan.fps) % plan.duration
         a = clock.now()
-        render(plan, t, frame)
+        render(plan, t, frame, driven)
         b = clock.now()
-        patch.apply(frame, out, plan.intensity)
+        patch.apply(frame, out, plan.intensity, driven)
         c = clock.now()
         r_times.append(b - a)
         p_times.append(c - b)

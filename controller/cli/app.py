@@ -53,9 +53,18 @@ def build_parser() -> Parser:
 
 def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     """Commands whose modules may not be importable on a minimal install."""
-    from controller.cli import bench_cmd, fixtures_cmd, fseq_cmd, preview_cmd, render_cmd, run_cmd
+    from controller.cli import (
+        bench_cmd,
+        fixtures_cmd,
+        fseq_cmd,
+        preview_cmd,
+        render_cmd,
+        run_cmd,
+        test_cmd,
+    )
 
     run_cmd.register(sub)
+    test_cmd.register(sub)
     render_cmd.register(sub)
     preview_cmd.register(sub)
     fseq_cmd.register(sub)

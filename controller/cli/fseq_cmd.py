@@ -79,7 +79,7 @@ def run_diff(args: argparse.Namespace) -> int:
         meta = _meta(a)
         fps = 1000.0 / max(a.step_ms, 1)
     namer = None
-    show = args.show or (Path(meta["show"]) if meta.get("show") else None)
+    show = args.show or (args.a.parent / meta["show"] if meta.get("show") else None)
     venue = args.venue or meta.get("venue")
     if show is not None and show.is_file():
         job = load_venue(show, venue)

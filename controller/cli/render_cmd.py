@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,25 @@ def run(args: argparse.Namespace) -> int:
     plan, patch = job.plan, job.patch
     frames = plan.frame_count
     step_ms = round(1000 / plan.fps)
+    try:  # the show's path as seen from the .fseq file, so renders match from any directory
+        show_ref = os.path.relpath(Path(job.loaded.path).resolve(), args.output.resolve().parent)
+    except ValueError:  # another drive (Windows)
+        show_ref = str(Path(job.loaded.path).resolve())
+    if abs(1000 / plan.fps - step_ms) > 1e-9:
+        sys.stderr.write(
+            f"citypulse render: warning: FSEQ stores whole-millisecond steps; {plan.fps} fps is "
+            f"written as {step_ms} ms ({1000 / step_ms:.2f} fps), so players run "
+            f"{abs(step_ms * plan.fps / 1000 - 1):.1%} {'slow' if step_ms * plan.fps > 1000 else 'fast'}\n"
+        )
     meta = {
-        "show": job.loaded.path,
+        "show": show_ref,
         "name": job.loaded.show.name,
         "venue": plan.venue,
         "fps": plan.fps,
         "universes": list(patch.universes),
     }
     frame = plan.new_frame()
+    driven = plan.new_driven()
     dmx = patch.new_output()
     master = args.master * plan.intensity
     clock = MonotonicClock()
@@ -79,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     ):
         task = progress.add_task(f"render {plan.venue}", total=frames)
         for k in range(frames):
-            render(plan, k / plan.fps, frame)
-            writer.write_frame(patch.apply(frame, dmx, master).reshape(-1))
+            render(plan, k / plan.fps, frame, driven)
+            writer.write_frame(patch.apply(frame, dmx, master, driven).reshape(-1))
             progress.advance(task)
     elapsed = clock.now() - started
     size = args.output.stat().st_size

@@ -94,6 +94,10 @@ class VenuePlan:
         """A frame buffer for `render` (starts at the home look)."""
         return self.home.copy()
 
+    def new_driven(self) -> NDArray[np.bool_]:
+        """A mask buffer for `render(..., driven=)`: which attributes clips wrote."""
+        return np.zeros(self.home.shape, dtype=np.bool_)
+
 
 def home_frame(n: int) -> F32:
     frame = np.empty((N_ATTRIBUTES, n), dtype=np.float32)

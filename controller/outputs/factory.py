@@ -40,6 +40,7 @@ def build_outputs(
     fps: float,
     sinks: SinkFactory | None = None,
     serial_opener: Callable[[str], SerialPort] | None = None,
+    paced_serial: bool = True,
 ) -> list[Output]:
     sinks = sinks or udp_sinks()
     outputs: list[Output] = []
@@ -77,6 +78,7 @@ def build_outputs(
                     clock=clock,
                     fps=min(fps, 44.0),
                     opener=serial_opener,
+                    paced=paced_serial,
                 )
             )
     return outputs

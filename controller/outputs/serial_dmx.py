@@ -146,6 +146,7 @@ class OpenDmxOutput:
         clock: Clock,
         fps: float = 40.0,
         opener: Callable[[str], SerialPort] | None = None,
+        paced: bool = True,
     ) -> None:
         if not 1.0 <= fps <= 44.0:
             msg = f"fps={fps!r} out of range 1..44 for a full DMX universe"
@@ -159,15 +160,23 @@ class OpenDmxOutput:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.paced = (
+            paced  # False: one packet per send_frame, in the caller's thread (virtual time)
+        )
 
     def open(self, now: float) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"opendmx[{self.name}]", daemon=True)
-        self._thread.start()
+        if self.paced:
+            self._thread = threading.Thread(
+                target=self._run, name=f"opendmx[{self.name}]", daemon=True
+            )
+            self._thread.start()
 
     def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
         frame = enttec.open_dmx_frame(dmx[self.row].tobytes())
         with self._lock:
             self._latest = frame
+        if not self.paced:
+            self.write_packet(now)
 
     def write_packet(self, start: float) -> None:
         """One DMX packet: BREAK, MAB, slots; returns after the bytes are on the wire."""

@@ -185,6 +185,7 @@ class Patch:
     full: I64
     undim: I64
     undim_src: I64
+    undim_dark: F32  # colour a dimmer fixture shows while dark: 1 for R, G, B; 0 otherwise
     wx_white: I64
     wx_color: I64
     wx_src: I64  # (3, len(wx_white) + len(wx_color)) flat frame indices of R, G, B
@@ -200,8 +201,15 @@ class Patch:
     def new_output(self) -> U8:
         return np.zeros((len(self.universes), UNIVERSE_SIZE), dtype=np.uint8)
 
-    def apply(self, frame: F32, out: U8, master: float = 1.0) -> U8:
-        """Write the DMX bytes of `frame` into `out`; `master` is grand master x venue scale."""
+    def apply(
+        self, frame: F32, out: U8, master: float = 1.0, driven: NDArray[np.bool_] | None = None
+    ) -> U8:
+        """Write the DMX bytes of `frame` into `out`; `master` is grand master x venue scale.
+
+        `driven` (from `render`) says which attributes a clip wrote; channels with a
+        profile default send it where nothing drove them. Without it, a value equal to the
+        attribute's home value counts as undriven.
+        """
         flat = frame.reshape(-1)
         np.copyto(out, self.base)
         flat_out = out.reshape(-1)
@@ -216,7 +224,7 @@ class Patch:
                     index[lut.start : lut.stop]
                 ]
         if len(self.src):
-            self._general(flat, flat_out, np.float32(master))
+            self._general(flat, flat_out, np.float32(master), driven)
         return out
 
     def decode(self, dmx: U8, out: F32) -> F32:
@@ -249,10 +257,16 @@ class Patch:
                 flat[self.src[self.undim]] = v[self.undim] * flat[self.undim_src]
         return out
 
-    def _general(self, flat: F32, flat_out: U8, master: np.float32) -> None:
+    def _general(
+        self, flat: F32, flat_out: U8, master: np.float32, driven: NDArray[np.bool_] | None
+    ) -> None:
         v = np.take(flat, self.src)
         is_home = np.zeros(len(v), np.bool_)
-        is_home[self.has_default] = v[self.has_default] == self.home[self.has_default]
+        d = self.has_default
+        if driven is not None:
+            is_home[d] = ~driven.reshape(-1)[self.src[d]]
+        else:
+            is_home[d] = v[d] == self.home[d]
         if len(self.wx_src[0]):  # in light, before undim: both sides scale alike
             m = np.minimum(
                 np.minimum(flat[self.wx_src[0]], flat[self.wx_src[1]]), flat[self.wx_src[2]]
@@ -262,7 +276,8 @@ class Patch:
             v[self.wx_color] -= m[nw:]
         if len(self.undim):
             level = flat[self.undim_src]
-            colour = np.divide(v[self.undim], level, out=np.ones_like(level), where=level > 1e-6)
+            dark = self.undim_dark.copy()  # R, G, B white and W/A/UV off while the dimmer is at 0
+            colour = np.divide(v[self.undim], level, out=dark, where=level > 1e-6)
             v[self.undim] = colour
         v[self.full] = 1.0
         v[self.master_scaled] *= master
@@ -411,6 +426,9 @@ def build_patch(twin: Twin, elements: ElementTable) -> Patch:
         full=np.flatnonzero(ga == FULL).astype(np.int64),
         undim=undim.astype(np.int64),
         undim_src=(int(Attribute.INTENSITY) * n + ge[undim]).astype(np.int64),
+        undim_dark=np.isin(
+            ga[undim], [int(Attribute.RED), int(Attribute.GREEN), int(Attribute.BLUE)]
+        ).astype(np.float32),
         wx_white=wx_white.astype(np.int64),
         wx_color=wx_color.astype(np.int64),
         wx_src=wx_src.astype(np.int64).reshape(3, -1),

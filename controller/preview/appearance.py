@@ -32,13 +32,13 @@ class Appearance:
 def appearance_from_frame(
     frame: F32, table: ElementTable, has_beam: NDArray[np.bool_]
 ) -> Appearance:
-    level = frame[Attribute.INTENSITY]
-    rgb = frame[[Attribute.RED, Attribute.GREEN, Attribute.BLUE]].T * level[:, None]
+    # colour rows already hold light (premultiplied by intensity; see controller.attributes)
+    rgb = frame[[Attribute.RED, Attribute.GREEN, Attribute.BLUE]].T
     extra = (
         frame[Attribute.WHITE][:, None]
         + frame[Attribute.AMBER][:, None] * _AMBER
         + frame[Attribute.UV][:, None] * _UV * 0.5
-    ) * level[:, None]
+    )
     light = np.clip(rgb + extra, 0.0, 1.0).astype(np.float32)
     beams = beam_directions(frame[Attribute.PAN], frame[Attribute.TILT], table)
     return Appearance(light=light, beams=beams, has_beam=has_beam)

@@ -47,7 +47,7 @@ class PlanPreview:
         return self.view.draw(look, title=title, subtitle=sub)
 
     def animation(self, start: float, end: float, fps: float) -> list[Image.Image]:
-        n = max(1, int((end - start) * fps))
+        n = max(1, int((end - start) * fps + 1e-6))  # 0.3 s at 10 fps is 3 frames, not 2.99
         return [self.still(start + k / fps) for k in range(n)]
 
     def sheet(self, *, columns: int = 3, thumb_width: int = 520) -> Image.Image:

@@ -115,14 +115,18 @@ def composite_clip(out: F32, clip: CompiledClip, alpha: float) -> None:
         _blend_block(out, list(rest), clip, src[offset:], alpha)
 
 
-def render(plan: VenuePlan, t: float, out: F32) -> F32:
+def render(plan: VenuePlan, t: float, out: F32, driven: NDArray[np.bool_] | None = None) -> F32:
     """Write the frame at show time `t` (seconds) into `out` and return it.
 
     `out` must come from `plan.new_frame()`: rows no clip writes keep their home values.
+    `driven` (from `plan.new_driven()`), when given, is set True where an active clip wrote
+    this frame, so the patch can send channel defaults exactly where nothing drove them.
     Deterministic: the same plan and `t` always give the same values.
     """
     for row in plan.live_rows:
         np.copyto(out[row], plan.home[row])
+        if driven is not None:
+            driven[row] = False
     for clip in plan.clips:
         if not clip.start <= t < clip.end:
             continue
@@ -132,4 +136,7 @@ def render(plan: VenuePlan, t: float, out: F32) -> F32:
         local = t - clip.start
         clip.renderer(local, clip.params_at(local), clip.scratch)
         composite_clip(out, clip, alpha)
+        if driven is not None:
+            for row in clip.rows:
+                driven[row, clip.selection] = True
     return out

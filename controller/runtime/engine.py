@@ -40,6 +40,7 @@ class Prepared:
     frame: NDArray[np.float32]
     dmx: NDArray[np.uint8]
     master: float
+    driven: NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +70,7 @@ class Engine:
         self.outputs = tuple(outputs)
         self.lock = threading.RLock()
         self._frames = [plan.new_frame(), plan.new_frame()]
+        self._driven = [plan.new_driven(), plan.new_driven()]
         self._dmx = [patch.new_output(), patch.new_output()]
         self._dark = patch.new_output()
         self._flip = 0
@@ -93,10 +95,14 @@ class Engine:
             position = self.playback.position(deadline)
             master = self.playback.master * self.plan.intensity
         self._flip ^= 1
-        frame, dmx = self._frames[self._flip], self._dmx[self._flip]
-        render(self.plan, max(0.0, position + self.plan.time_offset), frame)
-        self.patch.apply(frame, dmx, master)
-        return Prepared(index, deadline, position, frame, dmx, master)
+        frame, dmx, driven = (
+            self._frames[self._flip],
+            self._dmx[self._flip],
+            self._driven[self._flip],
+        )
+        render(self.plan, max(0.0, position + self.plan.time_offset), frame, driven)
+        self.patch.apply(frame, dmx, master, driven)
+        return Prepared(index, deadline, position, frame, dmx, master, driven)
 
     def _guard(self, out: Output, action: Callable[[Output], None]) -> None:
         try:
@@ -113,10 +119,10 @@ class Engine:
             master = self.playback.master * self.plan.intensity
         dmx = prepared.dmx
         if dark:
-            dmx = self.patch.apply(prepared.frame, self._dark, 0.0)
+            dmx = self.patch.apply(prepared.frame, self._dark, 0.0, prepared.driven)
             self.blackout_frames += 1
         elif master != prepared.master:
-            dmx = self.patch.apply(prepared.frame, self._dark, master)
+            dmx = self.patch.apply(prepared.frame, self._dark, master, prepared.driven)
         late = now - prepared.deadline
         if late > 0.002:
             self.late_frames += 1

@@ -161,7 +161,11 @@ def _merge_includes(
             continue
         target = existing_file(base / rel)
         if target is None:
-            sink.error("S111", f"included file {rel!r} not found", doc.span(("include", i)))
+            sink.error(
+                "S111",
+                f"included file {rel!r} not found (looked at {display_path(base / rel)})",
+                doc.span(("include", i)),
+            )
             continue
         if target in stack:
             chain = " -> ".join(p.name for p in (*stack[stack.index(target) :], target))

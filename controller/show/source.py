@@ -16,6 +16,7 @@ from typing import TypeAlias
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from controller.errors import Diagnostic, ShowValidationError, SourceSpan
 
@@ -176,6 +177,16 @@ def parse_yaml(text: str, shown: str) -> SourceDoc:
             problem = "duplicate key " + _duplicate_key_name(str(exc))
         raise ShowValidationError(
             [Diagnostic(code=code, message=problem, span=_span(shown, line, col))]
+        ) from exc
+    except ReaderError as exc:  # a control character: ruamel gives an offset, not a mark
+        pos = min(max(int(exc.position), 0), len(text))
+        line = text.count("\n", 0, pos)
+        col = pos - (text.rfind("\n", 0, pos) + 1)
+        char = exc.character
+        shown_char = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+        message = f"unacceptable character {shown_char}: {exc.reason}"
+        raise ShowValidationError(
+            [Diagnostic(code="Y001", message=message, span=_span(shown, line, col))]
         ) from exc
     except RecursionError as exc:
         raise _fail(shown, "Y001", "invalid YAML: nested too deeply") from exc

@@ -126,7 +126,9 @@ class Clip(Strict):
     opacity: float = Field(1.0, ge=0.0, le=1.0)
     fade_in: float = Field(0.0, ge=0.0)
     fade_out: float = Field(0.0, ge=0.0)
-    seed: int | None = Field(None, ge=0, description="random seed (default: from clip position)")
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="random seed 0..2^32-1 (default: from clip position)"
+    )
     params: dict[str, JsonValue] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -343,8 +343,8 @@ def check_outputs(twin: Twin, sink: DiagnosticSink) -> None:
             if key in claimed:
                 sink.error(
                     "R208",
-                    f"universe {u} is sent twice to the same {out.protocol.value} destination "
-                    f"(also by output {claimed[key] + 1})",
+                    f"universe {u} goes out as {out.protocol.value} universe {wire}, which "
+                    f"output {claimed[key] + 1} already sends to the same destination",
                     twin.doc.span(where),
                 )
                 break

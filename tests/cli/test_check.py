@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.cli import main
+from controller.show.source import display_path
 
 ROOT = Path(__file__).resolve().parents[2]
 VENUE = ROOT / "tests" / "data" / "venue"
@@ -81,7 +82,7 @@ def test_check_of_a_missing_file_is_y003(
     missing = tmp_path / "nope.yaml"
     code, _, err = run(capsys, "check", str(missing))
     assert code == 2
-    assert f"{missing}:1:1: error[Y003]: file not found" in err
+    assert f"{display_path(missing)}:1:1: error[Y003]: file not found" in err
     assert err.splitlines()[-1] == "citypulse: 1 error"
 
 
@@ -106,11 +107,9 @@ def test_warnings_print_and_strict_makes_them_fail(
     code, out, err = run(capsys, "check", "--strict", str(show))
     assert code == 2
     assert out == ""
+    rig_shown = display_path(tmp_path / "rigs" / "r.yaml")
     assert err.splitlines() == [
-        (
-            f"{tmp_path / 'rigs' / 'r.yaml'}:40:3: error[R211]: universe(s) 3 are patched "
-            "but no output sends them"
-        ),
+        f"{rig_shown}:40:3: error[R211]: universe(s) 3 are patched but no output sends them",
         "citypulse: 1 error",
     ]
 

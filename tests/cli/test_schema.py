@@ -66,7 +66,9 @@ def test_schema_accepts_every_sample_file(
     ("kind", "data"),
     [
         pytest.param("show", {"name": "x", "duration": 1, "venues": {}, "bogus": 1}, id="show"),
-        pytest.param("profile", {"name": "x", "modes": [{"name": "m", "channels": ["rde"]}]}, id="profile"),
+        pytest.param(
+            "profile", {"name": "x", "modes": [{"name": "m", "channels": ["rde"]}]}, id="profile"
+        ),
         pytest.param(
             "rig",
             {

@@ -70,11 +70,6 @@ def test_gif_over_one_second_at_5_fps_has_5_frames(tmp_path: Path) -> None:
         assert img.size[0] == WIDTH
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PlanPreview.animation truncates int((end - start) * fps); 5.6 - 5.3 = "
-    "0.29999999999999982 s x 10 fps -> 2 frames instead of 3",
-)
 def test_gif_frame_count_survives_float_rounding(tmp_path: Path) -> None:
     out = tmp_path / "anim.gif"
     assert preview("-o", str(out), "--from", "go+0.3", "--to", "go+0.6", "--fps", "10") == 0
@@ -82,11 +77,6 @@ def test_gif_frame_count_survives_float_rounding(tmp_path: Path) -> None:
         assert frame_count(img) == 3  # t = 5.3, 5.4, 5.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli.common.resolve_time calls parse_time_ref(raw) without the cue names, "
-    "so --at 'part-2' is read as cue 'part' minus 2 s (show files resolve it as the cue)",
-)
 def test_time_argument_can_name_a_cue_with_a_dash_number(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

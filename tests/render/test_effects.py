@@ -98,12 +98,6 @@ def test_texture_is_deterministic_for_a_seed_and_varies_with_it(effect: str) -> 
     assert not np.array_equal(a, _looks(effect, 8, times))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="bug: sparkle multiplies the seed into int64 without masking it; a clip seed "
-    "above ~4.8e11 (accepted by the checker, `seed: ge=0`) overflows in prepare()",
-)
 def test_sparkle_accepts_any_seed_the_checker_accepts() -> None:
     plan = plan_of([make_clip("sparkle", seed=10**12)])
     frame = frame_at(plan, 1.0)
@@ -111,11 +105,6 @@ def test_sparkle_accepts_any_seed_the_checker_accepts() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: city-pulse computes 1/period in float32; a period below ~3e-39 s "
-    "(accepted: minimum 0, no maximum) overflows to inf and the frame holds NaN",
-)
 def test_city_pulse_with_a_tiny_period_stays_finite() -> None:
     plan = plan_of([make_clip("city-pulse", {"period": 1e-40})])
     assert np.isfinite(frame_at(plan, 3.0)).all()

@@ -5,6 +5,7 @@ Rig (tests/data/render/rigs/golden.yaml), 1-based addresses:
               flood4 11-14 (4ch R, G, B, W, white_from_rgb, no dimmer)
               mover 101-108 (16-bit pan, 16-bit tilt, intensity, fixed 8, inverted zoom, unused)
               mover-east 121-128 (the same at the same spot, turned yaw 90: facing east)
+              searchlight 141-145 (16-bit pan default 32768, 16-bit tilt default 0, intensity)
               dim 200 (intensity, square curve)
               rgbw 301-305 (intensity, R, G, B, W, white_from_rgb)
   universe 2: strip 1-12 (4 RGB cells), gstrip 101-106 (2 RGB cells, gamma 2.2),
@@ -38,6 +39,7 @@ FLOOD = (1, 1, 7)
 FLOOD4 = (1, 11, 4)
 MOVER = (1, 101, 8)
 MOVER_EAST = (1, 121, 8)
+SEARCHLIGHT = (1, 141, 5)
 DIM = (1, 200, 1)
 RGBW = (1, 301, 5)
 STRIP = (2, 1, 12)
@@ -59,7 +61,9 @@ def render_dmx(tmp_path: Path, tracks: str, t: float, *, master: float = 1.0) ->
     loaded = load_show(show, default_registry())
     plan = compile_venue(loaded, "golden")
     patch = build_patch(plan.twin, plan.elements)
-    out = patch.apply(render(plan, t, plan.new_frame()), patch.new_output(), master)
+    driven = plan.new_driven()
+    frame = render(plan, t, plan.new_frame(), driven)
+    out = patch.apply(frame, patch.new_output(), master, driven)
     return dict(zip(patch.universes, out, strict=True))
 
 
@@ -198,6 +202,32 @@ def test_aim_north_at_45_degrees_tilts_only(tmp_path: Path) -> None:
     assert slots(dmx, MOVER)[:4] == [128, 0, 170, 170]
 
 
+def test_driven_tilt_off_centre_ignores_the_default(tmp_path: Path) -> None:
+    tracks = """
+        - name: a
+          clips:
+            - {effect: position, target: searchlights, start: 0, end: 10,
+               params: {pan: 0, tilt: 27}}
+    """
+    dmx = render_dmx(tmp_path, tracks, t=1.0)
+    # tilt 0.5 + 27 / 270 = 0.6 -> 0.6 x 65535 = 39321 = 0x9999 -> 153, 153
+    # pan 0 deg drives 0.5, its home value, which is also its default: 128, 0 either way
+    assert slots(dmx, SEARCHLIGHT)[:4] == [128, 0, 153, 153]
+
+
+def test_driven_tilt_at_centre_is_not_mistaken_for_undriven(tmp_path: Path) -> None:
+    tracks = """
+        - name: a
+          clips:
+            - {effect: position, target: searchlights, start: 0, end: 10,
+               params: {pan: 0, tilt: 0}}
+    """
+    dmx = render_dmx(tmp_path, tracks, t=1.0)
+    # the clip points the beam at its rest direction: tilt 0.5 -> 32768 -> 128, 0
+    # (sends the default 0, 0 instead: the beam drops to its tilt stop, -135 deg)
+    assert slots(dmx, SEARCHLIGHT)[:4] == [128, 0, 128, 0]
+
+
 def test_aim_accounts_for_the_fixture_yaw(tmp_path: Path) -> None:
     tracks = """
         - name: a
@@ -313,13 +343,26 @@ def test_fade_in_and_fade_out_halve_alpha_at_their_midpoints(tmp_path: Path) -> 
 def test_home_look_and_unpatched_slots(tmp_path: Path) -> None:
     dmx = render_dmx(tmp_path, "[]", t=0.0)
     # flood dark: intensity 0; colour channels white while dark; strobe default 0
-    assert slots(dmx, FLOOD) == [0, 0, 255, 255, 255, 255, 0]
+    assert slots(dmx, FLOOD) == [0, 0, 255, 255, 255, 0, 0]
     # mover: pan/tilt default 32768 -> 128, 0; fixed 8; inverted zoom at 0.5 -> 128
     assert slots(dmx, MOVER) == [128, 0, 128, 0, 0, 8, 128, 0]
+    # searchlight undriven: pan default 32768 -> 128, 0; tilt default 0 -> 0, 0
+    assert slots(dmx, SEARCHLIGHT) == [128, 0, 0, 0, 0]
     assert slots(dmx, STRIP) == [0] * 12
     patched = {
         (u, a + k)
-        for u, a, n in (FLOOD, FLOOD4, MOVER, MOVER_EAST, DIM, RGBW, STRIP, GSTRIP, WSTRIP)
+        for u, a, n in (
+            FLOOD,
+            FLOOD4,
+            MOVER,
+            MOVER_EAST,
+            SEARCHLIGHT,
+            DIM,
+            RGBW,
+            STRIP,
+            GSTRIP,
+            WSTRIP,
+        )
         for k in range(n)
     }
     for universe, row in dmx.items():

@@ -39,7 +39,7 @@ EFFECTS = default_registry()
 Key = tuple[Path, int, int, str]
 
 ALL_CODES = {
-    "Y001", "Y002",
+    "Y001", "Y002", "Y003",
     "S001", "S002", "S003",
     "S101", "S102", "S103", "S104", "S105", "S106", "S107", "S108", "S109", "S110", "S111",
     "S112", "S114",

@@ -192,6 +192,9 @@ def _check_diagnostics(exc: ShowValidationError) -> None:
     for d in exc.diagnostics:
         assert CODE.fullmatch(d.code), d
         assert d.message.strip(), d
+        assert "\n" not in d.message, f"message spans lines: {d.message!r}"
+        assert not d.message[0].isupper(), d
+        assert not d.message.endswith("."), d
         assert d.span.line >= 1, d
         assert d.span.column >= 1, d
         where = Path(d.span.path)

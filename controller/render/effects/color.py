@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controller.attributes import Attribute
-from controller.effects_api import EffectSpec, ParamKind, ParamSpec, ParamTrack, ease
+from controller.effects_api import EASINGS, EffectSpec, ParamKind, ParamSpec, ParamTrack, ease
 from controller.render.context import ClipRenderer, EffectContext, ParamValues
 from controller.render.effects.common import (
     RGBI,
@@ -141,7 +141,7 @@ _EASE = ParamSpec(
     name="ease",
     kind=ParamKind.CHOICE,
     default="linear",
-    choices=("linear", "in-sine", "out-sine", "in-out-sine", "in-cubic", "out-cubic", "step"),
+    choices=EASINGS,
     doc="easing of the crossfade",
 )
 

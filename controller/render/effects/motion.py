@@ -65,6 +65,9 @@ class Wave:
         return render
 
 
+MIN_PERIOD_S = 0.05  # shorter repeat periods are treated as this (rings would merge anyway)
+
+
 class CityPulse:
     """Wavefronts expanding from `origin` across the city at `speed` m/s.
 
@@ -91,6 +94,8 @@ class CityPulse:
             dist = distances(p["origin"])
             speed, width = p["speed"][0], max(p["width"][0], 0.01)
             decay, glow, period = p["decay"][0], p["afterglow"][0], p["period"][0]
+            if period > 0:
+                period = max(period, MIN_PERIOD_S)
             # age of the pulse whose ring is nearest each element (one pulse if no period)
             reach = np.float32(t) - dist * np.float32(1.0 / speed)  # when the front passed d
             per = np.float32(period)

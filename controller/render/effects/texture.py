@@ -36,7 +36,7 @@ class Sparkle:
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
         ids = np.arange(ctx.n, dtype=np.int64)
         offset = hash01(ids, seed=ctx.seed)
-        key = ((ids * 73856093) ^ (ctx.seed * 19349663)).astype(np.int32)
+        key = ((ids * 73856093) ^ ((ctx.seed * 19349663) & 0x7FFFFFFF)).astype(np.int32)
         flash = np.zeros(ctx.n, np.float32)
 
         def render(t: float, p: ParamValues, out: F32) -> None:
