@@ -22,9 +22,9 @@ Rules:
   DMX packets (start code + slots, framed by BREAK in the shell) arrive as "opendmx".
 - Anything malformed is counted per protocol and dropped with one WARNING line on the
   `citypulse.simulator` logger; `receive` never raises for bad input.
-- Frames: each sync latch is a frame. Without sync, the arrival of the lowest routed
-  universe marks a frame. A frame is torn when a universe of the previous frame did not
-  arrive since the last one.
+- Frames: see `simulator.frames`. A sync latches its universes at once; a latch that
+  includes the lowest routed universe is a frame (without sync, that universe's arrival
+  is). A latch is torn when a universe of the previous latch of the same kind is missing.
 
 Not thread-safe: call it from one thread (the engine's output thread in rehearsals).
 """
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -44,9 +44,10 @@ from controller.outputs.routing import Route
 from controller.patch.patcher import Patch
 from controller.show.rig import Protocol
 from controller.show.twin import Twin
+from simulator.frames import FrameBook
 from simulator.osc_input import sort_messages
 from simulator.sacn_sources import UniverseSources
-from simulator.stats import DEFAULT_CAPACITY, FrameTimer, ProtocolCounts, SimStats
+from simulator.stats import DEFAULT_CAPACITY, ProtocolCounts, SimStats
 from simulator.wire import artnet as wire_artnet
 from simulator.wire import enttec as wire_enttec
 from simulator.wire import osc as wire_osc
@@ -93,14 +94,12 @@ class SimulatorCore:
         self.on_latch = on_latch
         self._dmx = patch.new_output()
         self._map_routes()
-        self._timer = FrameTimer(fps=fps, capacity=interval_capacity)
+        self._book = FrameBook(fps=fps, marker=self._marker, capacity=interval_capacity)
         self._counts: dict[str, dict[str, int]] = {
             k: dict.fromkeys(PROTOCOLS, 0) for k in ("packets", "malformed", "ignored")
         }
         self._n: dict[str, int] = defaultdict(int)
         self._gaps = np.zeros(len(patch.universes), np.int64)
-        self._arrived: set[int] = set()
-        self._previous: frozenset[int] | None = None
         # Art-Net
         self._artnet_sync_at: float | None = None
         self._artnet_source: str | None = None
@@ -157,8 +156,9 @@ class SimulatorCore:
             malformed=ProtocolCounts(**self._counts["malformed"]),
             ignored=ProtocolCounts(**self._counts["ignored"]),
             unrouted=self._n["unrouted"],
-            frames_latched=self._n["frames"],
-            torn_frames=self._n["torn"],
+            latches=self._book.latches,
+            frames_latched=self._book.frames,
+            torn_frames=self._book.torn,
             sequence_gaps=int(self._gaps.sum()),
             gaps_by_universe=gaps,
             out_of_order=self._n["out_of_order"],
@@ -166,7 +166,7 @@ class SimulatorCore:
             stream_terminations=self._n["terminations"],
             released_universes=tuple(sorted(self.patch.universes[r] for r in self._released)),
             osc_attribute_messages=self._n["osc_attributes"],
-            timing=self._timer.summary(),
+            timing=self._book.timing(),
         )
 
     # -- input ---------------------------------------------------------------------------
@@ -213,28 +213,15 @@ class SimulatorCore:
             self.on_latch(now, self.patch.universes[row], target.tobytes())
 
     def _apply(self, now: float, row: int, data: bytes) -> None:
-        """Immediate mode: show `data` now; the lowest routed universe marks a frame."""
-        if row == self._marker:
-            self._frame(now, frozenset(self._arrived))
-            self._arrived.clear()
+        """Immediate mode: show `data` now."""
+        self._book.arrived(now, row)
         self._write(now, row, data)
-        self._arrived.add(row)
 
-    def _latch(self, now: float, rows: Iterator[tuple[int, bytes]]) -> None:
-        """A sync: show every buffered universe at once; that is one frame."""
-        latched = set()
+    def _latch(self, now: float, domain: Hashable, rows: list[tuple[int, bytes]]) -> None:
+        """A sync: show every buffered universe of `domain` at once."""
         for row, data in rows:
             self._write(now, row, data)
-            latched.add(row)
-        self._frame(now, frozenset(latched | self._arrived))
-        self._arrived.clear()
-
-    def _frame(self, now: float, arrived: frozenset[int]) -> None:
-        if self._previous is not None and not self._previous <= arrived:
-            self._n["torn"] += 1
-        self._previous = arrived
-        self._n["frames"] += 1
-        self._timer.add(now)
+        self._book.latched(now, domain, (row for row, _ in rows))
 
     # -- Art-Net -------------------------------------------------------------------------
     def _artnet(self, now: float, data: bytes, source: tuple[str, int]) -> None:
@@ -257,7 +244,7 @@ class SimulatorCore:
             if entering:  # data so far was shown on arrival and its frame already counted
                 return
             pending, self._artnet_pending = self._artnet_pending, {}
-            self._latch(now, iter(sorted(pending.items())))
+            self._latch(now, "artnet", sorted(pending.items()))
         else:
             self._ignore("artnet")
 
@@ -287,7 +274,6 @@ class SimulatorCore:
         pending, self._artnet_pending = self._artnet_pending, {}
         for row, data in sorted(pending.items()):
             self._write(now, row, data)
-            self._arrived.add(row)
 
     # -- sACN ----------------------------------------------------------------------------
     def _sacn(self, now: float, data: bytes) -> None:
@@ -297,7 +283,7 @@ class SimulatorCore:
             due = sorted((r, d) for r, (a, d) in self._sacn_pending.items() if a == address)
             for done, _ in due:
                 del self._sacn_pending[done]
-            self._latch(now, iter(due))
+            self._latch(now, ("sacn", address), due)
             return
         if not isinstance(packet, wire_sacn.SacnDataFrame) or packet.preview:
             self._ignore("sacn")  # discovery; preview data is for visualisers only

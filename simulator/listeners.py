@@ -12,6 +12,11 @@ Rules:
   universes and `sacn_universes`), each with SO_REUSEADDR and IP_ADD_MEMBERSHIP on
   the `host` interface. One socket per group also keeps under Linux's 20-groups-per-socket
   default (`net.ipv4.igmp_max_memberships`) and never hears groups joined by others.
+- Several sockets lose the order between them, and E1.31 sync depends on it (the sync
+  packet follows the data it latches, on another group). So one task serves all sACN
+  sockets: it drains every socket until a whole pass finds nothing, then hands the batch
+  to the core sorted by the kernel's receive timestamp (SO_TIMESTAMPNS), which is the
+  order the datagrams arrived in.
 - The ENTTEC widget is a pty pair: the slave is put in raw mode and stays open for the
   simulator's lifetime (so the master never reads EIO when the controller closes it); the
   controller opens `enttec_path` with pyserial; the master is read with `loop.add_reader`.
@@ -24,6 +29,7 @@ import contextlib
 import functools
 import os
 import socket
+import struct
 import tty
 from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
@@ -38,6 +44,12 @@ __all__ = ["Simulator", "sacn_group"]
 
 _MAX_DATAGRAM = 65536
 _RECEIVE_BUFFER = 4 * 1024 * 1024
+_MAX_BATCH = 4096  # datagrams merged at most before delivering, so a flood cannot starve
+# Linux (asm-generic): SO_TIMESTAMPNS, also the SCM type of its ancillary data; Python's
+# socket module does not name it. The payload is a struct timespec.
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")
+_Stamped = tuple[int, bytes, tuple[str, int]]  # (receive time ns, datagram, sender)
 _Job = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -62,6 +74,26 @@ def _udp_socket(host: str, port: int, *, reuse: bool = False) -> socket.socket:
     return sock
 
 
+def _stamp_arrivals(sock: socket.socket) -> None:
+    """Ask the kernel for each datagram's receive time (used to merge several sockets)."""
+    with contextlib.suppress(OSError):  # without it the merge keeps per-socket order only
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+
+
+def _receive_stamped(sock: socket.socket) -> _Stamped | None:
+    """One queued datagram with its kernel receive time, or None when the queue is empty."""
+    try:
+        data, ancillary, _, address = sock.recvmsg(_MAX_DATAGRAM, socket.CMSG_SPACE(_TIMESPEC.size))
+    except BlockingIOError:
+        return None
+    stamp = 0
+    for level, kind, raw in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(raw)
+            stamp = seconds * 1_000_000_000 + nanoseconds
+    return stamp, data, (str(address[0]), int(address[1]))
+
+
 def _join(sock: socket.socket, group: str, interface: str) -> None:
     membership = socket.inet_aton(group) + socket.inet_aton(interface)
     try:
@@ -69,6 +101,24 @@ def _join(sock: socket.socket, group: str, interface: str) -> None:
     except OSError as exc:
         msg = f"cannot join multicast group {group} on {interface}: {exc.strerror or exc}"
         raise TransportError(msg) from exc
+
+
+def _drain(sockets: list[socket.socket]) -> list[_Stamped]:
+    """Everything queued on `sockets`, in kernel arrival order.
+
+    Passes repeat until one finds nothing: whatever arrives after that pass began is
+    later than everything collected, so sorting the batch by receive time is exact.
+    """
+    batch: list[_Stamped] = []
+    while len(batch) < _MAX_BATCH:
+        found = len(batch)
+        for sock in sockets:
+            while len(batch) < _MAX_BATCH and (item := _receive_stamped(sock)) is not None:
+                batch.append(item)
+        if len(batch) == found:
+            break
+    batch.sort(key=lambda item: item[0])  # stable: equal stamps keep per-socket order
+    return batch
 
 
 class Simulator:
@@ -192,17 +242,21 @@ class Simulator:
             sock = _udp_socket(self.host, wanted, reuse=protocol == "sacn")
             stack.callback(sock.close)
             port = self._ports[protocol] = sock.getsockname()[1]
-            serve = functools.partial(self._serve_udp, protocol, sock)
-            jobs.append((f"simulator[{protocol}@{self.host}:{port}]", serve))
+            name = f"simulator[{protocol}@{self.host}:{port}]"
             if protocol != "sacn":
+                jobs.append((name, functools.partial(self._serve_udp, protocol, sock)))
                 continue
+            sockets = [sock]
             for universe in self.sacn_universes:
                 group = sacn_group(universe)
                 member = _udp_socket(group, port, reuse=True)
                 stack.callback(member.close)
                 _join(member, group, self.host)
-                serve = functools.partial(self._serve_udp, "sacn", member)
-                jobs.append((f"simulator[sacn@{group}:{port}]", serve))
+                sockets.append(member)
+            for member in sockets:
+                _stamp_arrivals(member)
+            groups = f"+{len(sockets) - 1} groups" if len(sockets) > 1 else ""
+            jobs.append((name + groups, functools.partial(self._serve_merged, "sacn", sockets)))
         if self._enttec:
             master, slave = os.openpty()
             stack.callback(os.close, master)
@@ -227,6 +281,23 @@ class Simulator:
         while True:
             data, address = await loop.sock_recvfrom(sock, _MAX_DATAGRAM)
             self._deliver(protocol, data, (str(address[0]), int(address[1])))
+
+    async def _serve_merged(self, protocol: WireProtocol, sockets: list[socket.socket]) -> None:
+        """Serve several sockets in arrival order (see the module rules)."""
+        loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+        for sock in sockets:
+            loop.add_reader(sock.fileno(), ready.set)
+        try:
+            while True:
+                await ready.wait()
+                ready.clear()
+                for stamp_ns, data, source in _drain(sockets):
+                    del stamp_ns
+                    self._deliver(protocol, data, source)
+        finally:
+            for sock in sockets:
+                loop.remove_reader(sock.fileno())
 
     async def _serve_pty(self, master: int, device: str) -> None:
         loop = asyncio.get_running_loop()

@@ -54,8 +54,9 @@ class SimStats:
     malformed: ProtocolCounts  # dropped as undecodable (each logged once)
     ignored: ProtocolCounts  # valid but not for output: preview, polls, other start codes...
     unrouted: int  # valid DMX for a wire universe no route maps to one of ours
-    frames_latched: int
-    torn_frames: int
+    latches: int  # sync latches and immediate frames, every domain (simulator.frames)
+    frames_latched: int  # latches that include the lowest routed universe
+    torn_frames: int  # latches missing a universe of the previous latch of their domain
     sequence_gaps: int  # packets missing by sequence number, all universes
     gaps_by_universe: tuple[tuple[int, int], ...]  # (our universe, packets missing)
     out_of_order: int  # discarded as late or duplicate by the sequence rules
@@ -69,6 +70,7 @@ class SimStats:
         """Flat scalars plus nested dicts per protocol (for JSON reports)."""
         out: dict[str, object] = {
             "frames_latched": self.frames_latched,
+            "latches": self.latches,
             "torn_frames": self.torn_frames,
             "packets": self.packets.total,
             "malformed": self.malformed.total,

@@ -2,7 +2,7 @@
 
 `ci` (the default) runs 200 examples per property without a deadline; `dev` (selected by
 `FAST=1`) runs 20, for a quick local loop. Heavy properties cap their own `max_examples`
-with `settings(max_examples=min(N, settings.default.max_examples))`, so `FAST=1` still
+with `settings(max_examples=min(N, settings().max_examples))`, so `FAST=1` still
 shrinks them.
 """
 

@@ -6,7 +6,13 @@ from collections.abc import Callable, Sequence
 
 from controller.clock import Clock
 from controller.outputs.base import DatagramSink, Output
-from controller.outputs.network import ArtNetOutput, OscOutput, SacnOutput, route_rows
+from controller.outputs.network import (
+    ArtNetOutput,
+    OscOutput,
+    SacnOutput,
+    artnet_sync_address,
+    route_rows,
+)
 from controller.outputs.routing import Route
 from controller.outputs.serial_dmx import EnttecOutput, OpenDmxOutput, SerialPort
 from controller.outputs.udp import UdpSink, is_loopback
@@ -44,22 +50,33 @@ def build_outputs(
 ) -> list[Output]:
     sinks = sinks or udp_sinks()
     outputs: list[Output] = []
+    artnet_groups: dict[object, list[Route]] = {}
+    sacn_groups: dict[int, list[Route]] = {}
+    for route in routes:
+        if route.protocol is Protocol.ARTNET:
+            artnet_groups.setdefault(artnet_sync_address(route), []).append(route)
+        elif route.protocol is Protocol.SACN:
+            sacn_groups.setdefault(route.priority, []).append(route)
+    for i, group in enumerate(artnet_groups.values()):
+        outputs.append(
+            ArtNetOutput(
+                name=f"artnet[{i + 1}]", routes=group, universes=universes, sink=sinks(group[0])
+            )
+        )
+    for i, group in enumerate(sacn_groups.values()):
+        outputs.append(
+            SacnOutput(
+                name=f"sacn[{i + 1}]",
+                routes=group,
+                universes=universes,
+                sink=sinks(group[0]),
+                source_name=f"citypulse {show_name} {venue}",
+            )
+        )
     for i, route in enumerate(routes):
         rows = route_rows(route, universes)
         name = f"{route.protocol.value}[{i + 1}]"
-        if route.protocol is Protocol.ARTNET:
-            outputs.append(ArtNetOutput(name=name, route=route, rows=rows, sink=sinks(route)))
-        elif route.protocol is Protocol.SACN:
-            outputs.append(
-                SacnOutput(
-                    name=name,
-                    route=route,
-                    rows=rows,
-                    sink=sinks(route),
-                    source_name=f"citypulse {show_name} {venue}",
-                )
-            )
-        elif route.protocol is Protocol.OSC:
+        if route.protocol is Protocol.OSC:
             outputs.append(
                 OscOutput(name=name, route=route, rows=rows, sink=sinks(route), venue=venue)
             )
@@ -69,7 +86,7 @@ def build_outputs(
                     name=name, device=route.device or "", row=int(rows[0]), opener=serial_opener
                 )
             )
-        else:
+        elif route.protocol is Protocol.OPENDMX:
             outputs.append(
                 OpenDmxOutput(
                     name=name,

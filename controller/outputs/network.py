@@ -21,7 +21,14 @@ from controller.protocols import artnet, osc, sacn
 from controller.protocols.datagram import Datagram
 from controller.show.rig import Protocol
 
-__all__ = ["ArtNetOutput", "OscOutput", "SacnOutput", "directed_broadcast", "route_rows"]
+__all__ = [
+    "ArtNetOutput",
+    "OscOutput",
+    "SacnOutput",
+    "artnet_sync_address",
+    "directed_broadcast",
+    "route_rows",
+]
 
 
 def route_rows(route: Route, universes: Sequence[int]) -> NDArray[np.intp]:
@@ -68,20 +75,36 @@ class _DatagramOutput:
         return self._stats
 
 
+def _merge(routes: Sequence[Route], universes: Sequence[int]) -> tuple[list[int], NDArray[np.intp]]:
+    wire = [w for r in routes for w in r.wire]
+    if len(set(wire)) != len(wire):
+        msg = f"two routes send the same wire universe: {sorted(wire)}"
+        raise ValueError(msg)
+    rows = np.concatenate([route_rows(r, universes) for r in routes])
+    order = np.argsort(np.array(wire))  # senders order universes ascending
+    return sorted(wire), rows[order]
+
+
 class ArtNetOutput(_DatagramOutput):
+    """Every Art-Net route sharing one broadcast domain: ArtDmx unicast to each node, then
+    ONE ArtSync per frame (Art-Net 4: the controller broadcasts a single ArtSync after all
+    the ArtDmx of a frame)."""
+
     def __init__(
-        self, *, name: str, route: Route, rows: NDArray[np.intp], sink: DatagramSink
+        self, *, name: str, routes: Sequence[Route], universes: Sequence[int], sink: DatagramSink
     ) -> None:
-        super().__init__(name=name, route=route, rows=rows, sink=sink)
-        host = route.host or "127.0.0.1"
-        port = route.port or DEFAULT_PORTS[Protocol.ARTNET]
-        sync = (route.broadcast or directed_broadcast(host), port) if route.sync else None
+        wire, rows = _merge(routes, universes)
+        super().__init__(name=name, route=routes[0], rows=rows, sink=sink)
+        targets = {
+            w: (r.host or "127.0.0.1", r.port or DEFAULT_PORTS[Protocol.ARTNET])
+            for r in routes
+            for w in r.wire
+        }
         self.sender = artnet.ArtNetSender(
-            targets=dict.fromkeys(route.wire, (host, port)), sync_address=sync, mode="constant"
+            targets=targets, sync_address=artnet_sync_address(routes[0]), mode="constant"
         )
-        # the sender orders rows by port-address; map our rows onto that order
-        order = np.argsort(np.array(route.wire))
-        self._rows = rows[order]
+        self._rows = rows
+        self.wire = wire
 
     def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
         self._emit(self.sender.frame_array(now, dmx[self._rows]))
@@ -96,38 +119,53 @@ class ArtNetOutput(_DatagramOutput):
             closer()
 
 
+def artnet_sync_address(route: Route) -> tuple[str, int] | None:
+    """Where a route's ArtSync goes (None when sync is off); routes sharing it share a sender."""
+    if not route.sync:
+        return None
+    host = route.host or "127.0.0.1"
+    return (
+        route.broadcast or directed_broadcast(host),
+        route.port or DEFAULT_PORTS[Protocol.ARTNET],
+    )
+
+
 class SacnOutput(_DatagramOutput):
+    """Every sACN route of one priority: one source (CID), one sync universe, one sync
+    packet per frame after all the data packets."""
+
     def __init__(
         self,
         *,
         name: str,
-        route: Route,
-        rows: NDArray[np.intp],
+        routes: Sequence[Route],
+        universes: Sequence[int],
         sink: DatagramSink,
         source_name: str,
     ) -> None:
-        super().__init__(name=name, route=route, rows=rows, sink=sink)
-        port = route.port or DEFAULT_PORTS[Protocol.SACN]
-        wire = sorted(route.wire)
-        sync_universe = wire[0] if route.sync else 0
-        if route.multicast:
-            unicast = (
-                {u: (sacn.multicast_group(u), port) for u in wire} if port != sacn.PORT else None
-            )
-        else:
-            host = route.host or "127.0.0.1"
-            unicast = dict.fromkeys(wire, (host, port))
+        wire, rows = _merge(routes, universes)
+        super().__init__(name=name, route=routes[0], rows=rows, sink=sink)
+        destinations: dict[int, tuple[str, int]] = {}
+        custom = False
+        for r in routes:
+            port = r.port or DEFAULT_PORTS[Protocol.SACN]
+            for w in r.wire:
+                if r.multicast:
+                    destinations[w] = (sacn.multicast_group(w), port)
+                    custom |= port != sacn.PORT
+                else:
+                    destinations[w] = (r.host or "127.0.0.1", port)
+                    custom = True
         self.sender = sacn.SacnSender(
             cid=uuid.uuid5(uuid.NAMESPACE_URL, f"citypulse:{source_name}").bytes,
             source_name=source_name[:63],
             universes=wire,
-            priority=route.priority,
-            sync_address=sync_universe,
-            unicast=unicast,
+            priority=routes[0].priority,
+            sync_address=wire[0] if routes[0].sync else 0,
+            unicast=destinations if custom else None,
             mode="constant",
         )
-        order = np.argsort(np.array(route.wire))
-        self._rows = rows[order]
+        self._rows = rows
 
     def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
         self._emit(self.sender.frame_array(now, dmx[self._rows]))

@@ -186,6 +186,7 @@ class Patch:
     undim: I64
     undim_src: I64
     undim_dark: F32  # colour a dimmer fixture shows while dark: 1 for R, G, B; 0 otherwise
+    mono: I64  # elements with an intensity channel and no colour channel (white light)
     wx_white: I64
     wx_color: I64
     wx_src: I64  # (3, len(wx_white) + len(wx_color)) flat frame indices of R, G, B
@@ -255,6 +256,10 @@ class Patch:
             flat[self.src[real]] = v[real]
             if len(self.undim):  # colour of a dimmer fixture -> light = colour x level
                 flat[self.src[self.undim]] = v[self.undim] * flat[self.undim_src]
+        if len(self.mono):  # no colour channels: the fixture emits white at its level
+            level = out[Attribute.INTENSITY, self.mono]
+            for row in (Attribute.RED, Attribute.GREEN, Attribute.BLUE):
+                out[row, self.mono] = level
         return out
 
     def _general(
@@ -310,6 +315,12 @@ def _inverse_curve(curve: Curve, v: F32, gamma: float) -> F32:
     return np.asarray(out, dtype=np.float32)
 
 
+def _mono_elements(attr: I64, elem: I64) -> I64:
+    lit = set(elem[attr == Attribute.INTENSITY].tolist())
+    coloured = set(elem[np.isin(attr, list(_LIGHT))].tolist())
+    return np.array(sorted(lit - coloured), dtype=np.int64)
+
+
 def _inverse_lut(table: U8) -> F32:
     levels = np.linspace(0.0, 1.0, LUT_SIZE, dtype=np.float64)
     sums = np.bincount(table, weights=levels, minlength=256)
@@ -317,6 +328,7 @@ def _inverse_lut(table: U8) -> F32:
     inverse = np.interp(
         np.arange(256), np.flatnonzero(counts), sums[counts > 0] / counts[counts > 0]
     )
+    inverse[0], inverse[255] = 0.0, 1.0  # off is off, full is full
     return inverse.astype(np.float32)
 
 
@@ -426,6 +438,7 @@ def build_patch(twin: Twin, elements: ElementTable) -> Patch:
         full=np.flatnonzero(ga == FULL).astype(np.int64),
         undim=undim.astype(np.int64),
         undim_src=(int(Attribute.INTENSITY) * n + ge[undim]).astype(np.int64),
+        mono=_mono_elements(attr, elem),
         undim_dark=np.isin(
             ga[undim], [int(Attribute.RED), int(Attribute.GREEN), int(Attribute.BLUE)]
         ).astype(np.float32),

@@ -207,7 +207,7 @@ def _check_diagnostics(exc: ShowValidationError) -> None:
 @pytest.mark.parametrize("sample", SAMPLES, ids=[s.show for s in SAMPLES])
 def test_mutated_show_loads_or_raises_located_diagnostics(sample: Sample) -> None:
     @settings(
-        max_examples=min(sample.max_examples, settings.default.max_examples),
+        max_examples=min(sample.max_examples, settings().max_examples),
         suppress_health_check=[HealthCheck.too_slow],
     )
     @given(data=st.data())

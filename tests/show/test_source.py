@@ -244,7 +244,7 @@ plain = st.recursive(
 )
 
 
-@settings(max_examples=min(50, settings.default.max_examples))  # ruamel's pure parser is slow
+@settings(max_examples=min(50, settings().max_examples))  # ruamel's pure parser is slow
 @given(data=st.dictionaries(st.text("abc", min_size=1, max_size=4), plain, min_size=1))
 def test_every_node_has_a_span_inside_the_text(data: dict[str, object]) -> None:
     text = json.dumps(data, indent=1, ensure_ascii=False)  # JSON is YAML, one node a line

@@ -32,7 +32,7 @@ def _look(job: VenueJob, t: float = T) -> NDArray[np.uint8]:
 
 
 def _wired(
-    job: VenueJob, protocol: Protocol, clock: ManualClock
+    job: VenueJob, protocol: Protocol | None, clock: ManualClock
 ) -> tuple[SimulatorCore, list[Output]]:
     target = "/dev/sim0" if protocol is Protocol.ENTTEC else None
     routes = plan_routes(job.plan.twin, protocol=protocol, target=target)
@@ -70,6 +70,26 @@ def test_network_outputs_deliver_the_patch_output(mini: VenueJob, protocol: Prot
         0,
     )
     assert stats.frames_latched >= 3
+
+
+def test_the_rigs_own_outputs_latch_each_frame_once(mini: VenueJob) -> None:
+    """Art-Net (universes 1-2) and sACN (3) each sync on their own; one frame, two latches."""
+    clock = ManualClock()
+    core, outputs = _wired(mini, None, clock)
+    assert [(r.protocol, r.universes) for r in core.routes] == [
+        (Protocol.ARTNET, (1, 2)),
+        (Protocol.SACN, (3,)),
+    ]
+    for k in range(20):
+        clock.advance(0.025)
+        dmx = _look(mini, 5.0 + k * 0.025)
+        for output in outputs:
+            output.send_frame(clock.now(), dmx)
+        assert np.array_equal(core.dmx, dmx)
+    stats = core.statistics()
+    assert (stats.frames_latched, stats.latches, stats.torn_frames) == (20, 40, 0)
+    assert stats.timing.measured_fps == pytest.approx(40.0)
+    assert stats.timing.bunched == 0
 
 
 def test_sacn_output_close_terminates_every_stream(mini: VenueJob) -> None:
