@@ -2,21 +2,20 @@
 
 Rules:
 - `async with Simulator(...) as sim:` binds every socket and opens the pty on entry (none
-  in `__init__`), runs one named task per socket or pty in a TaskGroup, and closes them
-  all on exit. A failing task cancels the block and surfaces in an ExceptionGroup.
+  in `__init__`), runs one named task per socket and per pty in a TaskGroup, and closes them all on exit. A failing task cancels the block and
+  surfaces in an ExceptionGroup.
 - Arrival time is the injected `Clock.now()`; the shells only read bytes and hand them
   to the core with the sender's address. No protocol logic lives here.
 - sACN multicast: Linux delivers a multicast datagram only to sockets bound to the
-  wildcard or to the group address, never to one bound to 127.0.0.1. So sACN gets one
-  unicast socket on `host:port` plus one socket per group `239.255.hi.lo:port` (routed
-  universes and `sacn_universes`), each with SO_REUSEADDR and IP_ADD_MEMBERSHIP on
-  the `host` interface. One socket per group also keeps under Linux's 20-groups-per-socket
-  default (`net.ipv4.igmp_max_memberships`) and never hears groups joined by others.
-- Several sockets lose the order between them, and E1.31 sync depends on it (the sync
-  packet follows the data it latches, on another group). So one task serves all sACN
-  sockets: it drains every socket until a whole pass finds nothing, then hands the batch
-  to the core sorted by the kernel's receive timestamp (SO_TIMESTAMPNS), which is the
-  order the datagrams arrived in.
+  wildcard or to the group address, never to one bound to 127.0.0.1. One socket per group
+  would lose the order between groups, which E1.31 sync depends on (the sync packet
+  follows the data it latches, on another group). So sACN uses ONE receiving socket,
+  bound to the wildcard address on `port` with SO_REUSEADDR and, for a loopback `host`,
+  SO_BINDTODEVICE to the loopback device so it hears loopback traffic only. It joins
+  239.255.hi.lo of every routed universe (and `sacn_universes`) on the `host` interface.
+  Past the per-socket limit (`net.ipv4.igmp_max_memberships`, 20 by default) unbound
+  holder sockets join the rest; Linux delivers those groups to the receiver too
+  (IP_MULTICAST_ALL, on by default). Without multicast universes it binds `host` only.
 - The ENTTEC widget is a pty pair: the slave is put in raw mode and stays open for the
   simulator's lifetime (so the master never reads EIO when the controller closes it); the
   controller opens `enttec_path` with pyserial; the master is read with `loop.add_reader`.
@@ -26,10 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
+import ipaddress
+import logging
 import os
 import socket
-import struct
 import tty
 from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
@@ -38,19 +39,14 @@ from typing import Any, Self
 from controller.clock import Clock
 from controller.errors import TransportError
 from controller.show.rig import Protocol
-from simulator.core import SimulatorCore, WireProtocol
+from simulator.core import LOGGER_NAME, SimulatorCore, WireProtocol
 
 __all__ = ["Simulator", "sacn_group"]
 
+_log = logging.getLogger(LOGGER_NAME)
+_Job = Callable[[], Coroutine[Any, Any, None]]
 _MAX_DATAGRAM = 65536
 _RECEIVE_BUFFER = 4 * 1024 * 1024
-_MAX_BATCH = 4096  # datagrams merged at most before delivering, so a flood cannot starve
-# Linux (asm-generic): SO_TIMESTAMPNS, also the SCM type of its ancillary data; Python's
-# socket module does not name it. The payload is a struct timespec.
-_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-_TIMESPEC = struct.Struct("@qq")
-_Stamped = tuple[int, bytes, tuple[str, int]]  # (receive time ns, datagram, sender)
-_Job = Callable[[], Coroutine[Any, Any, None]]
 
 
 def sacn_group(universe: int) -> str:
@@ -58,11 +54,18 @@ def sacn_group(universe: int) -> str:
     return f"239.255.{universe >> 8 & 0xFF}.{universe & 0xFF}"
 
 
-def _udp_socket(host: str, port: int, *, reuse: bool = False) -> socket.socket:
+def _udp_socket(
+    host: str, port: int, *, reuse: bool = False, device: str | None = None
+) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         if reuse:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if device is not None:
+            try:  # unprivileged since Linux 5.7; older kernels: hear every interface
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+            except PermissionError:
+                _log.info("cannot bind the sACN listener to %s; it hears every interface", device)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
         sock.bind((host, port))
@@ -74,51 +77,45 @@ def _udp_socket(host: str, port: int, *, reuse: bool = False) -> socket.socket:
     return sock
 
 
-def _stamp_arrivals(sock: socket.socket) -> None:
-    """Ask the kernel for each datagram's receive time (used to merge several sockets)."""
-    with contextlib.suppress(OSError):  # without it the merge keeps per-socket order only
-        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-
-
-def _receive_stamped(sock: socket.socket) -> _Stamped | None:
-    """One queued datagram with its kernel receive time, or None when the queue is empty."""
-    try:
-        data, ancillary, _, address = sock.recvmsg(_MAX_DATAGRAM, socket.CMSG_SPACE(_TIMESPEC.size))
-    except BlockingIOError:
-        return None
-    stamp = 0
-    for level, kind, raw in ancillary:
-        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
-            seconds, nanoseconds = _TIMESPEC.unpack_from(raw)
-            stamp = seconds * 1_000_000_000 + nanoseconds
-    return stamp, data, (str(address[0]), int(address[1]))
-
-
-def _join(sock: socket.socket, group: str, interface: str) -> None:
+def _join(sock: socket.socket, group: str, interface: str) -> bool:
+    """Join `group` on `interface`; False when this socket holds all the groups it may."""
     membership = socket.inet_aton(group) + socket.inet_aton(interface)
     try:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
     except OSError as exc:
+        if exc.errno == errno.ENOBUFS:  # net.ipv4.igmp_max_memberships reached
+            return False
         msg = f"cannot join multicast group {group} on {interface}: {exc.strerror or exc}"
         raise TransportError(msg) from exc
+    return True
 
 
-def _drain(sockets: list[socket.socket]) -> list[_Stamped]:
-    """Everything queued on `sockets`, in kernel arrival order.
+def _loopback_device(host: str) -> str | None:
+    """The loopback interface's name when `host` is a loopback address (else None)."""
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            names = [name for _, name in socket.if_nameindex()]
+            return "lo" if "lo" in names else None
+    return None
 
-    Passes repeat until one finds nothing: whatever arrives after that pass began is
-    later than everything collected, so sorting the batch by receive time is exact.
-    """
-    batch: list[_Stamped] = []
-    while len(batch) < _MAX_BATCH:
-        found = len(batch)
-        for sock in sockets:
-            while len(batch) < _MAX_BATCH and (item := _receive_stamped(sock)) is not None:
-                batch.append(item)
-        if len(batch) == found:
-            break
-    batch.sort(key=lambda item: item[0])  # stable: equal stamps keep per-socket order
-    return batch
+
+def _sacn_socket(
+    stack: contextlib.ExitStack, host: str, port: int, groups: list[str]
+) -> socket.socket:
+    """The one sACN receiving socket (see the module rules); `stack` closes it and the holders."""
+    device = _loopback_device(host) if groups else None
+    sock = _udp_socket("0.0.0.0" if groups else host, port, reuse=True, device=device)
+    stack.callback(sock.close)
+    holder = sock
+    for group in groups:
+        if _join(holder, group, host):
+            continue
+        holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stack.callback(holder.close)
+        if not _join(holder, group, host):
+            msg = f"cannot join multicast group {group}: no memberships left on a new socket"
+            raise TransportError(msg)
+    return sock
 
 
 class Simulator:
@@ -239,24 +236,15 @@ class Simulator:
         for protocol, wanted in self._wanted.items():
             if wanted is None:
                 continue
-            sock = _udp_socket(self.host, wanted, reuse=protocol == "sacn")
-            stack.callback(sock.close)
+            if protocol == "sacn":
+                groups = [sacn_group(u) for u in self.sacn_universes]
+                sock = _sacn_socket(stack, self.host, wanted, groups)
+            else:
+                sock = _udp_socket(self.host, wanted)
+                stack.callback(sock.close)
             port = self._ports[protocol] = sock.getsockname()[1]
-            name = f"simulator[{protocol}@{self.host}:{port}]"
-            if protocol != "sacn":
-                jobs.append((name, functools.partial(self._serve_udp, protocol, sock)))
-                continue
-            sockets = [sock]
-            for universe in self.sacn_universes:
-                group = sacn_group(universe)
-                member = _udp_socket(group, port, reuse=True)
-                stack.callback(member.close)
-                _join(member, group, self.host)
-                sockets.append(member)
-            for member in sockets:
-                _stamp_arrivals(member)
-            groups = f"+{len(sockets) - 1} groups" if len(sockets) > 1 else ""
-            jobs.append((name + groups, functools.partial(self._serve_merged, "sacn", sockets)))
+            serve = functools.partial(self._serve_udp, protocol, sock)
+            jobs.append((f"simulator[{protocol}@{self.host}:{port}]", serve))
         if self._enttec:
             master, slave = os.openpty()
             stack.callback(os.close, master)
@@ -281,23 +269,6 @@ class Simulator:
         while True:
             data, address = await loop.sock_recvfrom(sock, _MAX_DATAGRAM)
             self._deliver(protocol, data, (str(address[0]), int(address[1])))
-
-    async def _serve_merged(self, protocol: WireProtocol, sockets: list[socket.socket]) -> None:
-        """Serve several sockets in arrival order (see the module rules)."""
-        loop = asyncio.get_running_loop()
-        ready = asyncio.Event()
-        for sock in sockets:
-            loop.add_reader(sock.fileno(), ready.set)
-        try:
-            while True:
-                await ready.wait()
-                ready.clear()
-                for stamp_ns, data, source in _drain(sockets):
-                    del stamp_ns
-                    self._deliver(protocol, data, source)
-        finally:
-            for sock in sockets:
-                loop.remove_reader(sock.fileno())
 
     async def _serve_pty(self, master: int, device: str) -> None:
         loop = asyncio.get_running_loop()

@@ -73,15 +73,30 @@ def _rig(universes: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _show(universes: int) -> str:
+_LIGHT_TRACKS = """\
+tracks:
+  - name: chase
+    clips:
+      - {{effect: chase, target: strips, start: 0, end: {end}, params: {{axis: x, speed: 0.25}}}}
+"""
+
+
+def _show(universes: int, fps: int = 44, *, light: bool = False) -> str:
     extent = math.ceil(math.sqrt(math.ceil(universes / STRIPS_PER_TOWER))) * TOWER_PITCH_M
     centre = extent / 2
-    return f"""\
+    duration = 3600 if light else 60
+    head = f"""\
 name: Synthetic load {universes}
-fps: 44
-duration: 60
+fps: {fps}
+duration: {duration}
 venues:
   city: {{rig: rig.yaml}}
+"""
+    if light:  # one cheap layer: for measuring output timing, not render cost
+        return head + _LIGHT_TRACKS.format(end=3600)
+    return (
+        head
+        + f"""\
 tracks:
   - name: base
     clips:
@@ -113,6 +128,7 @@ tracks:
         params:
           level: [{{t: 0, v: 0.2}}, {{t: 30, v: 1.0, ease: in-out-sine}}, {{t: 60, v: 0.8}}]
 """
+    )
 
 
 def _write(path: Path, text: str) -> None:
@@ -122,7 +138,7 @@ def _write(path: Path, text: str) -> None:
     Path(tmp).replace(path)
 
 
-def write_city(directory: Path, universes: int) -> Path:
+def write_city(directory: Path, universes: int, *, fps: int = 44, light: bool = False) -> Path:
     """Write profiles/strip.yaml, rig.yaml and show.yaml; return the show path."""
     if universes < 1:
         msg = f"universes={universes} must be at least 1"
@@ -131,5 +147,5 @@ def write_city(directory: Path, universes: int) -> Path:
     _write(directory / "profiles" / "strip.yaml", PROFILE)
     _write(directory / "rig.yaml", _rig(universes))
     show = directory / "show.yaml"
-    _write(show, _show(universes))
+    _write(show, _show(universes, fps, light=light))
     return show

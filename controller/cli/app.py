@@ -60,10 +60,12 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
         preview_cmd,
         render_cmd,
         run_cmd,
+        simulate_cmd,
         test_cmd,
     )
 
     run_cmd.register(sub)
+    simulate_cmd.register(sub)
     test_cmd.register(sub)
     render_cmd.register(sub)
     preview_cmd.register(sub)

@@ -45,6 +45,22 @@ def register(sub: Any) -> None:
     r.add_argument("--json", action="store_true", help="print only JSON")
     r.add_argument("--effects", action="store_true", help="also time each effect")
     r.set_defaults(handler=run_render)
+    o = bsub.add_parser(
+        "output",
+        help="encoder packets/s, and frame timing at 40 fps as a receiver measures it",
+        description="Art-Net and sACN packets/s (encode, and encode + loopback send) at the "
+        "given universe counts; then a synthetic city played in real time with Art-Net into a "
+        "receiver process that timestamps arrivals in the kernel: inter-frame interval "
+        "p50/p99/max deviation, bunched frames, rate error (ppm). With --rt both with and "
+        "without SCHED_FIFO.",
+    )
+    o.add_argument("--universes", default="512,2048", help="encoder sizes, comma separated")
+    o.add_argument("--frames", type=int, default=200, help="frames per encoder measurement")
+    o.add_argument("--timing-universes", type=int, default=512)
+    o.add_argument("--seconds", type=float, default=60.0, help="length of each timing run")
+    o.add_argument("--rt", action="store_true", help="also run the timing with SCHED_FIFO")
+    o.add_argument("--json", action="store_true", help="print only JSON")
+    o.set_defaults(handler=run_output)
     g = bsub.add_parser("generate-city", help="write a synthetic city rig + show of N universes")
     g.add_argument("--universes", type=int, required=True)
     g.add_argument("-o", "--output", type=Path, required=True, help="directory to write into")
@@ -130,6 +146,53 @@ def run_render(args: argparse.Namespace) -> int:
     json.dump(
         {"benchmark": "render", "cpu_pinned": args.cpu, "results": results}, sys.stdout, indent=2
     )
+    sys.stdout.write("\n")
+    return 0
+
+
+def run_output(args: argparse.Namespace) -> int:
+    from controller.bench.output_bench import bench_encoders, bench_timing
+
+    sizes = _sizes(args.universes)
+    if not 1.0 <= args.seconds <= 3600:
+        raise ArgumentError("--seconds", f"{args.seconds!r} out of range 1..3600")
+    if args.frames < 10:
+        raise ArgumentError("--frames", f"frames={args.frames} must be at least 10")
+    clock = MonotonicClock()
+    encoders = bench_encoders(universes=tuple(sizes), frames=args.frames, clock=clock)
+    timing = []
+    with tempfile.TemporaryDirectory(prefix="citypulse-bench-") as tmp:
+        show = write_city(Path(tmp) / "city", args.timing_universes, fps=40, light=True)
+        for realtime in (False, True) if args.rt else (False,):
+            if not args.json:
+                sys.stderr.write(
+                    f"  timing run, {args.seconds:g} s, {'SCHED_FIFO' if realtime else 'normal priority'}\n"
+                )
+            timing.append(
+                bench_timing(show=show, seconds=args.seconds, realtime=realtime, clock=clock)
+            )
+    if not args.json:
+        lines = [
+            f"{'protocol':<9}{'universes':>10}{'pkts/frame':>11}{'encode pkt/s':>14}{'enc+send pkt/s':>16}{'max fps':>9}"
+        ]
+        for e in encoders:
+            lines.append(
+                f"{e['protocol']:<9}{e['universes']:>10}{e['packets_per_frame']:>11.0f}"
+                f"{e['encode_packets_per_s']:>14,}{e['encode_send_packets_per_s']:>16,}{e['max_fps_encode_send']:>9.0f}"
+            )
+        lines.append("")
+        lines.append(
+            f"{'timing':<28}{'frames':>8}{'dropped':>9}{'dev p50/p99/max ms':>22}{'bunched':>9}{'rate ppm':>10}{'torn':>6}{'gaps':>6}"
+        )
+        for t in timing:
+            r = t["receiver"]
+            lines.append(
+                f"{t['universes']} u @ {t['fps']} fps, {t['realtime'][:14]:<14}{t['frames_sent']:>8}{t['frames_dropped']:>9}"
+                f"{r['jitter_p50_ms']:>8.3f}/{r['jitter_p99_ms']:.3f}/{r['jitter_max_ms']:.3f}"
+                f"{r['bunched']:>9}{r['rate_error_ppm']:>10.2f}{r['torn_frames']:>6}{r['sequence_gaps']:>6}"
+            )
+        sys.stdout.write("\n".join(lines) + "\n\n")
+    json.dump({"benchmark": "output", "encoders": encoders, "timing": timing}, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
 

@@ -51,6 +51,9 @@ def save_atomic(images: list[Image.Image], out: Path, *, duration_ms: int = 100)
             images[0].save(
                 tmp, save_all=True, append_images=images[1:], duration=duration_ms, loop=0
             )
+        umask = os.umask(0)
+        os.umask(umask)
+        Path(tmp).chmod(0o666 & ~umask)  # mkstemp makes 0600; a picture is for sharing
         Path(tmp).replace(out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

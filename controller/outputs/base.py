@@ -45,8 +45,14 @@ class Output(Protocol):
 
     def open(self, now: float) -> None: ...
 
+    def stage(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        """Get the next frame ready; outputs with a sync packet send their data now."""
+
+    def commit(self, now: float) -> None:
+        """At the frame deadline: the sync packet, or the whole frame for outputs without one."""
+
     def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
-        """Send this frame; `dmx` has one row per universe of the venue's patch."""
+        """`stage` then `commit`; `dmx` has one row per universe of the venue's patch."""
 
     def poll(self, now: float) -> None:
         """Keep-alives and retries due by `now`."""

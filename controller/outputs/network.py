@@ -27,6 +27,7 @@ __all__ = [
     "SacnOutput",
     "artnet_sync_address",
     "directed_broadcast",
+    "is_sync_packet",
     "route_rows",
 ]
 
@@ -47,7 +48,16 @@ def directed_broadcast(host: str) -> str:
     return host
 
 
+def is_sync_packet(data: bytes) -> bool:
+    """An ArtSync (OpCode 0x5200) or an E1.31 universe-synchronization packet (root vector 8)."""
+    if data[:8] == b"Art-Net\x00":
+        return data[8:10] == b"\x00\x52"
+    return len(data) >= 22 and data[18:22] == b"\x00\x00\x00\x08"
+
+
 class _DatagramOutput:
+    """Sync-capable outputs send data packets at `stage` and hold the sync for `commit`."""
+
     def __init__(
         self, *, name: str, route: Route, rows: NDArray[np.intp], sink: DatagramSink
     ) -> None:
@@ -56,6 +66,29 @@ class _DatagramOutput:
         self.rows = rows
         self.sink = sink
         self._stats = OutputStats(name=name)
+        self._held: list[Datagram] = []
+        self._staged: list[Datagram] = []
+
+    def _encode(self, now: float, dmx: NDArray[np.uint8]) -> list[Datagram]:
+        raise NotImplementedError
+
+    def stage(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        datagrams = self._encode(now, dmx)
+        syncs = [d for d in datagrams if is_sync_packet(d.data)]
+        if syncs:
+            self._emit([d for d in datagrams if not is_sync_packet(d.data)])
+            self._held = syncs
+        else:  # no sync on this route: the data itself goes at the deadline
+            self._staged = datagrams
+
+    def commit(self, now: float) -> None:
+        self._emit(self._staged + self._held)
+        self._staged, self._held = [], []
+        self._stats.frames += 1
+
+    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        self.stage(now, dmx)
+        self.commit(now)
 
     def _emit(self, datagrams: list[Datagram]) -> None:
         for d in datagrams:
@@ -106,9 +139,8 @@ class ArtNetOutput(_DatagramOutput):
         self._rows = rows
         self.wire = wire
 
-    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
-        self._emit(self.sender.frame_array(now, dmx[self._rows]))
-        self._stats.frames += 1
+    def _encode(self, now: float, dmx: NDArray[np.uint8]) -> list[Datagram]:
+        return self.sender.frame_array(now, dmx[self._rows])
 
     def poll(self, now: float) -> None:
         self._emit(self.sender.poll(now))
@@ -167,9 +199,8 @@ class SacnOutput(_DatagramOutput):
         )
         self._rows = rows
 
-    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
-        self._emit(self.sender.frame_array(now, dmx[self._rows]))
-        self._stats.frames += 1
+    def _encode(self, now: float, dmx: NDArray[np.uint8]) -> list[Datagram]:
+        return self.sender.frame_array(now, dmx[self._rows])
 
     def poll(self, now: float) -> None:
         self._emit(self.sender.poll(now))
@@ -191,15 +222,14 @@ class OscOutput(_DatagramOutput):
         self.address = (route.host or "127.0.0.1", route.port or DEFAULT_PORTS[Protocol.OSC])
         self.paths = [route.osc_address.format(venue=venue, universe=w) for w in route.wire]
 
-    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
-        for path, row in zip(self.paths, self.rows, strict=True):
-            packet = osc.encode(
-                osc.Message(address=path, args=(dmx[row].tobytes(),), type_tags="b")
+    def _encode(self, now: float, dmx: NDArray[np.uint8]) -> list[Datagram]:
+        return [
+            Datagram(
+                osc.encode(osc.Message(address=path, args=(dmx[row].tobytes(),), type_tags="b")),
+                self.address,
             )
-            self.sink.sendto(packet, self.address)
-            self._stats.packets += 1
-            self._stats.bytes += len(packet)
-        self._stats.frames += 1
+            for path, row in zip(self.paths, self.rows, strict=True)
+        ]
 
     def poll(self, now: float) -> None:
         return

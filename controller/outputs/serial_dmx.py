@@ -104,15 +104,24 @@ class EnttecOutput:
         self.name = name
         self.row = row
         self._link = _Reopening(name, device, opener or (lambda d: open_serial(d, dmx=False)))
+        self._next: bytes | None = None
 
     def open(self, now: float) -> None:
         self._link.ensure(now)
 
+    def stage(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        self._next = enttec.encode_send_dmx(dmx[self.row].tobytes())
+
     def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        self.stage(now, dmx)
+        self.commit(now)
+
+    def commit(self, now: float) -> None:
+        """At the deadline: the widget outputs a label-6 frame as soon as it arrives."""
+        message, self._next = self._next, None
         port = self._link.ensure(now)
-        if port is None:
+        if port is None or message is None:
             return
-        message = enttec.encode_send_dmx(dmx[self.row].tobytes())
         try:
             port.write(message)
         except (OSError, ValueError) as exc:
@@ -171,12 +180,18 @@ class OpenDmxOutput:
             )
             self._thread.start()
 
-    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
+    def stage(self, now: float, dmx: NDArray[np.uint8]) -> None:
         frame = enttec.open_dmx_frame(dmx[self.row].tobytes())
         with self._lock:
             self._latest = frame
+
+    def commit(self, now: float) -> None:
         if not self.paced:
             self.write_packet(now)
+
+    def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        self.stage(now, dmx)
+        self.commit(now)
 
     def write_packet(self, start: float) -> None:
         """One DMX packet: BREAK, MAB, slots; returns after the bytes are on the wire."""

@@ -3,10 +3,13 @@
 Rules:
 - `prepare(deadline)` renders the frame for a future deadline (render ahead), so the
   output thread only copies bytes onto the wire when the deadline comes.
-- `deliver(prepared, now)` checks the playback state at the moment of sending: BLACKOUT
-  (or an ended show set to black out) re-patches the prepared look with master 0, so a
-  blackout reaches the wire on the very next frame, keeping positions (pan/tilt) and fixed
-  channels; grand master changes likewise apply at delivery.
+- `stage(prepared, now)` sends the frame's data ahead of its deadline (outputs with a sync
+  packet: Art-Net, sACN); `deliver(prepared, now)` at the deadline sends the sync packets
+  (receivers latch on them, so the frame appears at the deadline) and the outputs without
+  sync. Delivery checks the playback state at that moment: BLACKOUT (or an ended show set
+  to black out) re-patches the prepared look with master 0 and re-sends the data before
+  the sync, so a blackout reaches the wire on the very next frame, keeping positions
+  (pan/tilt) and fixed channels; grand master changes likewise apply at delivery.
 - One output failing never stops the others: its exception is counted on it and the
   frame goes on to the rest.
 - Operator commands may arrive from any thread; they go through `command`, which holds
@@ -41,6 +44,7 @@ class Prepared:
     dmx: NDArray[np.uint8]
     master: float
     driven: NDArray[np.bool_]
+    staged: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,22 +117,33 @@ class Engine:
             stats.errors += 1
             stats.last_error = f"{type(exc).__name__}: {exc}"
 
+    def stage(self, prepared: Prepared, now: float) -> None:
+        """Send the frame's data ahead of its deadline (see the module rules)."""
+        for out in self.outputs:
+            self._guard(out, lambda o: o.stage(now, prepared.dmx))
+        prepared.staged = True
+
     def deliver(self, prepared: Prepared, now: float) -> None:
         with self.lock:
             dark = self.playback.output_dark(now)
             master = self.playback.master * self.plan.intensity
         dmx = prepared.dmx
+        restage = not prepared.staged
         if dark:
             dmx = self.patch.apply(prepared.frame, self._dark, 0.0, prepared.driven)
             self.blackout_frames += 1
+            restage = True
         elif master != prepared.master:
             dmx = self.patch.apply(prepared.frame, self._dark, master, prepared.driven)
+            restage = True
         late = now - prepared.deadline
         if late > 0.002:
             self.late_frames += 1
         self.max_late = max(self.max_late, late)
         for out in self.outputs:
-            self._guard(out, lambda o: o.send_frame(now, dmx))
+            if restage:
+                self._guard(out, lambda o: o.stage(now, dmx))
+            self._guard(out, lambda o: o.commit(now))
         self.frames_sent += 1
 
     def poll(self, now: float) -> None:

@@ -1,9 +1,10 @@
 """L7 the real-time player: frames on absolute deadlines, in an output thread.
 
 Strategy:
-- Frame k is due at T0 + k / fps on the injected monotonic clock. The thread waits for the
-  deadline (`Clock.wait_until`, never a relative sleep), delivers the frame it rendered
-  ahead, then renders frame k + 1 straight away, so rendering never delays the wire.
+- Frame k is due at T0 + k / fps on the injected monotonic clock. Right after delivering
+  frame k the thread renders frame k + 1 and sends its data (receivers buffer it), then
+  waits for the deadline (`Clock.wait_until`, never a relative sleep) and sends only the
+  sync packets: rendering and bulk sending never delay the moment a frame appears.
 - Latest frame wins: if the thread wakes more than a frame late, it skips to the frame
   due now and counts the skipped ones as dropped; it never sends a burst to catch up.
 - SCHED_FIFO real-time priority is requested when asked and allowed; refusal is reported,
@@ -99,3 +100,4 @@ class Player:
                 break
             k += 1
             prepared = engine.prepare(t0 + k * period, k)
+            engine.stage(prepared, clock.now())

@@ -172,7 +172,11 @@ def _clip_params(
             continue
         if pspec.kind is ParamKind.TEXT and name == "file" and isinstance(raw, str):
             media = Path(doc.span((*where, "params", name)).path).parent / raw
-            if not media.is_file():
+            try:
+                found = media.is_file()
+            except (OSError, ValueError):  # a name the OS rejects (too long, NUL byte)
+                found = False
+            if not found:
                 sink.error(
                     "S105",
                     f"file={raw!r} not found (looked at {display_path(media)}; paths are "

@@ -190,6 +190,10 @@ def parse_yaml(text: str, shown: str) -> SourceDoc:
         ) from exc
     except RecursionError as exc:
         raise _fail(shown, "Y001", "invalid YAML: nested too deeply") from exc
+    except TypeError as exc:  # ruamel hashing a complex key such as `? [{a: 1}]`
+        raise _fail(
+            shown, "Y001", f"invalid YAML: unsupported complex mapping key ({exc})"
+        ) from exc
     except (YAMLError, ValueError) as exc:
         raise _fail(shown, "Y001", f"invalid YAML: {exc}") from exc
     doc = SourceDoc(path=shown, data=None)

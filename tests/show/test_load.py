@@ -343,6 +343,19 @@ def test_unusable_rig_and_include_names_are_diagnostics(venue: Path, name: str) 
     assert [d.code for d in failures(show)] == ["S111", "S110"]
 
 
+def test_unusable_media_file_name_is_a_diagnostic(venue: Path) -> None:
+    show = write(
+        venue / "shows" / "media.yaml",
+        HEAD
+        + "tracks:\n  - name: t\n    clips:\n"
+        + "      - {effect: image, target: floods, start: 0, length: 1,"
+        + f" params: {{file: {'x' * 300}}}}}\n",
+    )
+    (d,) = failures(show)
+    assert d.code == "S105"
+    assert "not found" in d.message
+
+
 # -- collecting and reporting ------------------------------------------------------------------
 
 

@@ -157,6 +157,18 @@ def test_duplicate_key_is_y002_at_the_second_key() -> None:
     assert (d.span.line, d.span.column) == (3, 1)
 
 
+def test_control_character_is_y001_at_its_position() -> None:
+    (d,) = error_of("name: x\nnote: a\x07b\n").diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("Y001", 2, 8)
+    assert d.message == "unacceptable character #x0007: special characters are not allowed"
+
+
+def test_unhashable_complex_key_is_y001() -> None:
+    (d,) = error_of("? - {a: 1}\n: 2\n").diagnostics
+    assert d.code == "Y001"
+    assert d.message.startswith("invalid YAML: unsupported complex mapping key")
+
+
 def test_two_documents_are_a_syntax_error() -> None:
     (d,) = error_of("a: 1\n---\nb: 2\n").diagnostics
     assert d.code == "Y001"

@@ -1,4 +1,4 @@
-"""SimulatorCore with Art-Net from the controller's ArtNetSender: sync latching, sequence, routing."""
+"""SimulatorCore with Art-Net from ArtNetSender: sync latching, sequence, routing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SimulatorCore with OSC blobs and attribute messages, ENTTEC widget frames and Open DMX packets."""
+"""SimulatorCore with OSC blobs and attributes, ENTTEC widget frames and Open DMX packets."""
 
 from __future__ import annotations
 

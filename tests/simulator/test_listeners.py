@@ -117,6 +117,45 @@ async def test_sacn_multicast_on_loopback_reaches_the_core(make_core: MakeCore) 
     assert (stats.frames_latched, stats.torn_frames, stats.out_of_order) == (20, 0, 0)
 
 
+async def test_sacn_groups_past_the_per_socket_limit_still_arrive(make_core: MakeCore) -> None:
+    """30 extra groups: past Linux's 20 memberships per socket; the sync goes to the last one."""
+    core = make_core(Protocol.SACN)
+    extra = range(100, 130)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            sim = await stack.enter_async_context(
+                Simulator(
+                    core=core,
+                    clock=ManualClock(),
+                    artnet_port=None,
+                    osc_port=None,
+                    sacn_universes=extra,
+                )
+            )
+        except TransportError as exc:
+            pytest.skip(f"this machine cannot join sACN multicast groups on 127.0.0.1: {exc}")
+        assert sim.sacn_universes == (*UNIVERSES, *extra)
+        port = sim.sacn_port
+        sender = sacn.SacnSender(
+            cid=bytes(range(16)),
+            source_name="test",
+            universes=UNIVERSES,
+            sync_address=129,
+            unicast={u: (sacn_group(u), port) for u in (*UNIVERSES, 129)},
+            discovery_interval_s=None,
+            mode="constant",
+        )
+        datagrams = sender.frame(0.0, dict.fromkeys(UNIVERSES, level(6)))
+        assert datagrams[-1].address == ("239.255.0.129", port)
+        try:
+            _send(datagrams, multicast=True)
+        except OSError as exc:
+            pytest.skip(f"this machine cannot send multicast on 127.0.0.1: {exc}")
+        async with asyncio.timeout(5):
+            await sim.wait_received(len(datagrams))
+    assert (core.dmx == 6).all()
+
+
 async def test_sacn_unicast_to_the_bound_port_also_arrives(make_core: MakeCore) -> None:
     core = make_core(Protocol.SACN)
     async with contextlib.AsyncExitStack() as stack:

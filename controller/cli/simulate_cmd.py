@@ -1,0 +1,138 @@
+"""L8 `citypulse simulate`: the wire-level simulator as a stand-alone receiver."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from controller.cli.common import ArgumentError, load_venue
+from controller.clock import MonotonicClock
+from controller.outputs.routing import plan_routes
+from controller.show.rig import Protocol
+
+__all__ = ["register"]
+
+LISTEN = ("artnet", "sacn", "osc", "enttec")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="receive Art-Net / sACN / OSC / ENTTEC on loopback and show what each fixture does",
+        description="Run the wire-level simulator for one venue: listen on HOST for the "
+        "protocols in --listen (sACN multicast groups are joined on HOST too; 'enttec' "
+        "opens a pty that behaves like an ENTTEC DMX USB Pro and prints its path), latch "
+        "universes on sync, count gaps, torn frames and jitter, record, and draw what arrived.",
+    )
+    p.add_argument(
+        "show", type=Path, metavar="SHOW", help="the show whose venue rig maps universes"
+    )
+    p.add_argument("--venue", help="venue id (required when the show has several)")
+    p.add_argument("--listen", default="artnet,sacn,osc", help="comma list of " + ", ".join(LISTEN))
+    p.add_argument(
+        "--routes",
+        choices=("rig", "artnet", "sacn", "osc"),
+        default="rig",
+        help="wire numbering to expect: the rig's, or a `run --output` override",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--artnet-port", type=int, default=6454)
+    p.add_argument("--sacn-port", type=int, default=5568)
+    p.add_argument("--osc-port", type=int, default=9000)
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument("--record", type=Path, help="record every latched universe to this file")
+    p.add_argument("--preview", type=Path, help="draw what arrived, at the end (PNG)")
+    p.add_argument("--json", action="store_true", help="print the final statistics as JSON")
+    p.set_defaults(handler=run)
+
+
+def _listen(text: str) -> set[str]:
+    wanted = {s.strip() for s in text.split(",") if s.strip()}
+    bad = sorted(wanted - set(LISTEN))
+    if bad or not wanted:
+        raise ArgumentError(
+            "--listen", f"{bad[0] if bad else text!r} is not one of {', '.join(LISTEN)}"
+        )
+    return wanted
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulator.core import SimulatorCore
+    from simulator.listeners import Simulator
+
+    wanted = _listen(args.listen)
+    for opt in ("artnet_port", "sacn_port", "osc_port"):
+        if not 0 <= getattr(args, opt) <= 65535:
+            raise ArgumentError(
+                "--" + opt.replace("_", "-"), f"{getattr(args, opt)} out of range 0..65535"
+            )
+    if args.duration is not None and args.duration <= 0:
+        raise ArgumentError("--duration", f"{args.duration!r} must be positive")
+    job = load_venue(args.show, args.venue)
+    plan = job.plan
+    protocol = None if args.routes == "rig" else Protocol(args.routes)
+    routes = plan_routes(plan.twin, protocol=protocol)
+    clock = MonotonicClock()
+    recorder = None
+    core = SimulatorCore(twin=plan.twin, patch=job.patch, routes=routes, fps=plan.fps)
+    if args.record is not None:
+        from simulator.recorder import Recorder
+
+        recorder = Recorder.open(args.record, core=core, venue=plan.venue, fps=plan.fps)
+        core.on_latch = recorder.record
+
+    async def serve() -> None:
+        sim = Simulator(
+            core=core,
+            clock=clock,
+            host=args.host,
+            artnet_port=args.artnet_port if "artnet" in wanted else None,
+            sacn_port=args.sacn_port if "sacn" in wanted else None,
+            osc_port=args.osc_port if "osc" in wanted else None,
+            enttec="enttec" in wanted,
+        )
+        async with sim:
+            where = [
+                f"{p} {args.host}:{getattr(sim, p + '_port')}"
+                for p in ("artnet", "sacn", "osc")
+                if p in wanted
+            ]
+            if "enttec" in wanted:
+                where.append(f"enttec {sim.enttec_path}")
+            sys.stderr.write(f"simulating {plan.venue}: listening on " + ", ".join(where) + "\n")
+            deadline = None if args.duration is None else clock.now() + args.duration
+            while deadline is None or clock.now() < deadline:
+                await clock.sleep_until(clock.now() + 1.0)
+                s = core.statistics()
+                sys.stderr.write(
+                    f"\r  frames {s.frames_latched}  packets {s.packets.total}  malformed "
+                    f"{s.malformed.total}  gaps {s.sequence_gaps}  torn {s.torn_frames}  "
+                    f"fps {s.timing.measured_fps or 0:.2f}   "
+                )
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if recorder is not None:
+            recorder.close()
+    sys.stderr.write("\n")
+    stats = core.statistics().as_dict()
+    if args.preview is not None:
+        from controller.cli.preview_cmd import save_atomic
+        from simulator.draw import draw_received
+
+        save_atomic([draw_received(core, plan, title=f"{plan.venue}: received")], args.preview)
+    if args.json:
+        json.dump(stats, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(
+            ", ".join(f"{k}={v}" for k, v in stats.items() if not isinstance(v, dict | list)) + "\n"
+        )
+    return 0
