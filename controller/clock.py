@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "MonotonicClock"]
+__all__ = ["Clock", "MonotonicClock", "wall_minus_monotonic"]
 
 
 @runtime_checkable
@@ -46,3 +46,8 @@ class MonotonicClock:
             if delay <= 0:
                 return
             time.sleep(delay)  # noqa: TID251 - the one place allowed to sleep
+
+
+def wall_minus_monotonic() -> float:
+    """Unix time minus `MonotonicClock` time: maps wall-clock stamps (OSC timetags) to it."""
+    return time.time() - time.perf_counter()  # noqa: TID251 - the one place allowed to read time

@@ -2,8 +2,8 @@
 
 Rules:
 - `async with Simulator(...) as sim:` binds every socket and opens the pty on entry (none
-  in `__init__`), runs one named task per socket and per pty in a TaskGroup, and closes them all on exit. A failing task cancels the block and
-  surfaces in an ExceptionGroup.
+  in `__init__`), runs one named task per socket and per pty in a TaskGroup, and closes
+  them all on exit. A failing task cancels the block and surfaces in an ExceptionGroup.
 - Arrival time is the injected `Clock.now()`; the shells only read bytes and hand them
   to the core with the sender's address. No protocol logic lives here.
 - sACN multicast: Linux delivers a multicast datagram only to sockets bound to the
@@ -12,11 +12,11 @@ Rules:
   follows the data it latches, on another group). So sACN uses ONE receiving socket,
   bound to the wildcard address on `port` with SO_REUSEADDR and, for a loopback `host`,
   SO_BINDTODEVICE to the loopback device so it hears loopback traffic only. It joins
-  239.255.hi.lo of every routed universe (and `sacn_universes`) on the `host` interface.
+  239.255.hi.lo of every multicast-routed universe (and `sacn_universes`) on `host`.
   Past the per-socket limit (`net.ipv4.igmp_max_memberships`, 20 by default) unbound
   holder sockets join the rest; Linux delivers those groups to the receiver too
   (IP_MULTICAST_ALL, on by default). Without multicast universes it binds `host` only.
-- The ENTTEC widget is a pty pair: the slave is put in raw mode and stays open for the
+- ENTTEC: the widget is a pty pair: the slave is put in raw mode and stays open for the
   simulator's lifetime (so the master never reads EIO when the controller closes it); the
   controller opens `enttec_path` with pyserial; the master is read with `loop.add_reader`.
 """
@@ -155,7 +155,9 @@ class Simulator:
             "sacn": sacn_port,
             "osc": osc_port,
         }
-        routed = {w for r in core.routes if r.protocol is Protocol.SACN for w in r.wire}
+        routed = {
+            w for r in core.routes if r.protocol is Protocol.SACN and r.multicast for w in r.wire
+        }
         self.sacn_universes = tuple(sorted(routed | set(sacn_universes)))
         self._enttec = enttec
         self._enttec_device = enttec_device

@@ -145,6 +145,9 @@ class Recorder:
         if self._file is not None:
             return
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a recording is for sharing
         self._tmp = Path(tmp)
         self._file = os.fdopen(fd, "wb")
         body = self.header.to_json()

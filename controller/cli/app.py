@@ -55,6 +55,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     """Commands whose modules may not be importable on a minimal install."""
     from controller.cli import (
         bench_cmd,
+        discover_cmd,
         fixtures_cmd,
         fseq_cmd,
         preview_cmd,
@@ -66,6 +67,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
 
     run_cmd.register(sub)
     simulate_cmd.register(sub)
+    discover_cmd.register(sub)
     test_cmd.register(sub)
     render_cmd.register(sub)
     preview_cmd.register(sub)

@@ -70,6 +70,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--preview", type=Path, help="(sim) draw what the simulator received at the end (PNG)"
     )
+    p.add_argument(
+        "--osc-in",
+        type=int,
+        metavar="PORT",
+        help="accept operator commands over OSC on this UDP port "
+        "(/citypulse/go, /hold, /blackout i, /goto s, /master f; optionally /citypulse/VENUE/...)",
+    )
     p.add_argument("--json", action="store_true", help="print the final statistics as JSON")
     p.set_defaults(handler=run)
 
@@ -85,6 +92,8 @@ def _options(args: argparse.Namespace) -> RunOptions:
         raise ArgumentError("--record" if args.record else "--preview", "needs --output sim")
     if args.preview and args.preview.suffix.lower() != ".png":
         raise ArgumentError("--preview", f"{str(args.preview)!r}: use a .png file")
+    if args.osc_in is not None and not 0 <= args.osc_in <= 65535:
+        raise ArgumentError("--osc-in", f"port {args.osc_in} out of range 0..65535")
     if args.virtual and not (args.go or args.auto_go):
         raise ArgumentError("--virtual", "needs --go (nobody can press GO in virtual time)")
     return RunOptions(
@@ -101,6 +110,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
         virtual=args.virtual,
         record=args.record,
         preview=args.preview,
+        osc_in=args.osc_in,
     )
 
 

@@ -38,6 +38,7 @@ class RunOptions:
     virtual: bool = False
     record: Path | None = None
     preview: Path | None = None
+    osc_in: int | None = None
 
 
 class RunSession:
@@ -106,7 +107,9 @@ class RunSession:
                 self.sim.on_latch = self.recorder.record
             clock = self.clock
             kwargs["sinks"] = lambda route: SimDatagramSink(self.sim, clock, route.protocol.value)
-            kwargs["serial_opener"] = lambda device: SimSerialPort(SimByteSink(self.sim, clock))
+            kwargs["serial_opener"] = lambda device: SimSerialPort(
+                SimByteSink(self.sim, clock, device=device)
+            )
         else:
             kwargs["sinks"] = udp_sinks(self.options.interface)
         return build_outputs(
@@ -137,6 +140,43 @@ class RunSession:
     def start(self) -> None:
         self.engine.open(self.clock.now())
         self.player.start()
+        if self.options.osc_in is not None:
+            self._start_osc(self.options.osc_in)
+
+    def _start_osc(self, port: int) -> None:
+        """OSC commands on their own asyncio loop in a thread; commands take the engine lock."""
+        import asyncio
+
+        from controller.clock import wall_minus_monotonic
+        from controller.runtime.osc_commands import OscCommands
+        from controller.transports.osc_in import OscInput
+
+        clock = self.clock
+        self.osc_commands = OscCommands(
+            engine=self.engine, venue=self.job.plan.venue, now=clock.now
+        )
+        ready = threading.Event()
+
+        async def serve() -> None:
+            async with OscInput(
+                handler=self.osc_commands,
+                clock=clock,
+                wall_offset=wall_minus_monotonic(),
+                port=port,
+            ) as rx:
+                self.osc_port = rx.port
+                ready.set()
+                while not self.quit.is_set() and self.player.running:
+                    await clock.sleep_until(clock.now() + 0.1)
+
+        self._osc_thread = threading.Thread(
+            target=lambda: asyncio.run(serve()), name="osc-in", daemon=True
+        )
+        self._osc_thread.start()
+        ready.wait(5.0)
+
+    osc_commands: Any = None
+    osc_port: int | None = None
 
     def run_virtual(self) -> None:
         self.engine.open(self.clock.now())
@@ -271,6 +311,11 @@ class RunSession:
             )
         if "error" in report:
             lines.append(f"  output thread failed: {report['error']}")
+        if self.osc_commands is not None:
+            c = self.osc_commands
+            lines.append(
+                f"  osc input :{self.osc_port}: {c.accepted} accepted, {c.refused} refused, {c.ignored} ignored"
+            )
         if self.options.preview:
             lines.append(f"  wrote {self.options.preview}")
         if self.options.record:

@@ -1,0 +1,125 @@
+"""L8 `citypulse discover`: find Art-Net nodes, and check them against a venue's rig."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from controller.cli.common import ArgumentError, load_venue
+from controller.clock import MonotonicClock
+from controller.outputs.discovery import NodeCheck, discover_nodes, expected_nodes
+from controller.outputs.network import directed_broadcast
+from controller.outputs.routing import plan_routes
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "discover",
+        help="list Art-Net nodes (ArtPoll); with a show, check the venue's nodes are there",
+        description="Send ArtPoll and list the nodes that answer within --wait seconds (name, "
+        "IP, port-addresses they output). With SHOW and --venue, the poll goes to each "
+        "Art-Net output's directed broadcast and every node the rig sends to is reported "
+        "FOUND or MISSING, with the port-addresses it should but does not output.",
+    )
+    p.add_argument("show", type=Path, nargs="?", metavar="SHOW")
+    p.add_argument("--venue", help="venue id (with SHOW)")
+    p.add_argument("--to", help="directed broadcast (or node) address to poll, e.g. 10.255.255.255")
+    p.add_argument("--port", type=int, default=6454, help="UDP port to poll (default 6454)")
+    p.add_argument(
+        "--listen-port", type=int, default=6454, help="port replies come to (0: ephemeral)"
+    )
+    p.add_argument(
+        "--wait", type=float, default=3.0, help="seconds to collect replies (Art-Net: 3)"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.1 <= args.wait <= 60:
+        raise ArgumentError("--wait", f"{args.wait!r} out of range 0.1..60")
+    for opt in ("port", "listen_port"):
+        if not 0 <= getattr(args, opt) <= 65535:
+            raise ArgumentError(
+                "--" + opt.replace("_", "-"), f"{getattr(args, opt)} out of range 0..65535"
+            )
+    expected: dict[str, tuple[int, ...]] = {}
+    targets: list[str] = []
+    if args.show is not None:
+        job = load_venue(args.show, args.venue)
+        expected = expected_nodes(plan_routes(job.plan.twin))
+        targets = sorted({directed_broadcast(h) for h in expected})
+    if args.to:
+        targets = [args.to]
+    if not targets:
+        raise ArgumentError(
+            "--to", "give an address to poll, or a SHOW whose rig has Art-Net outputs"
+        )
+    clock = MonotonicClock()
+    replies = []
+    malformed = 0
+    for to in targets:
+        try:
+            found, bad = discover_nodes(
+                to=to, port=args.port, listen_port=args.listen_port, wait_s=args.wait, clock=clock
+            )
+        except ValueError as exc:
+            raise ArgumentError("--to", str(exc)) from exc
+        except OSError as exc:
+            raise ArgumentError(
+                "--listen-port", f"cannot poll {to}: {exc.strerror or exc}"
+            ) from exc
+        replies += found
+        malformed += bad
+    nodes = {source[0]: reply for source, reply in replies}
+    checks = [
+        NodeCheck(host=h, expected=ports, found=nodes.get(h))
+        for h, ports in sorted(expected.items())
+    ]
+    rows = [
+        {
+            "ip": ip,
+            "short_name": r.short_name,
+            "long_name": r.long_name,
+            "outputs": list(r.output_port_addresses),
+            "refresh_rate": r.refresh_rate,
+        }
+        for ip, r in sorted(nodes.items())
+    ]
+    if args.json:
+        json.dump(
+            {
+                "nodes": rows,
+                "malformed": malformed,
+                "rig": [
+                    {"host": c.host, "found": c.found is not None, "missing": list(c.missing)}
+                    for c in checks
+                ],
+            },
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(
+            f"{len(rows)} node(s) answered"
+            + (f", {malformed} malformed replies" if malformed else "")
+            + "\n"
+        )
+        for r in rows:
+            sys.stdout.write(
+                f"  {r['ip']:<16}{r['short_name']:<20}outputs {r['outputs']}  {r['long_name']}\n"
+            )
+        for c in checks:
+            state = "MISSING" if c.found is None else "FOUND" if not c.missing else "INCOMPLETE"
+            gap = (
+                f" (not outputting {list(c.missing)})" if c.found is not None and c.missing else ""
+            )
+            sys.stdout.write(f"  rig node {c.host:<16}{state}{gap}\n")
+    problems = any(c.found is None or c.missing for c in checks)
+    return 1 if problems else 0

@@ -1,0 +1,1 @@
+"""L6 input transports (async shells): OSC input for operator commands."""
