@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from controller.attributes import HOME_VALUES, LIGHT_ATTRIBUTES, N_ATTRIBUTES, Attribute
+from controller.attributes import (
+    COLOR_ATTRIBUTES,
+    HOME_VALUES,
+    LIGHT_ATTRIBUTES,
+    N_ATTRIBUTES,
+    Attribute,
+)
 from controller.compile.elements import ElementTable, build_elements, select
 from controller.effects_api import ParamTrack
 from controller.errors import Diagnostic, ShowValidationError
@@ -61,6 +67,7 @@ class CompiledClip:
     values: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     rates: dict[str, ParamTrack] = field(default_factory=dict)
+    light_rows: slice = field(default_factory=lambda: slice(1, 4))  # rows a dimmer rescales (R..B)
 
     def params_at(self, t: float) -> dict[str, tuple[float, ...]]:
         """Parameter values at clip time `t`, plus `<name>_phase` integrals of rate params."""
@@ -223,7 +230,16 @@ def compile_venue(loaded: LoadedShow, venue: str) -> VenuePlan:
 
 
 def _live_rows(clips: list[CompiledClip]) -> tuple[int, ...]:
+    """Rows any clip writes; intensity-only clips also rescale the light rows in use."""
     rows = {r for c in clips for r in c.rows}
-    if Attribute.INTENSITY in rows:  # intensity-only clips rescale light
-        rows.update(int(a) for a in LIGHT_ATTRIBUTES)
-    return tuple(sorted(rows))
+    if Attribute.INTENSITY in rows:
+        rows.update(int(a) for a in COLOR_ATTRIBUTES)
+    light = [int(a) for a in LIGHT_ATTRIBUTES if int(a) in rows]
+    span = (
+        slice(min(light), max(light) + 1)
+        if light
+        else slice(int(Attribute.RED), int(Attribute.BLUE) + 1)
+    )
+    for clip in clips:
+        clip.light_rows = span
+    return tuple(sorted(rows | set(range(span.start, span.stop))))

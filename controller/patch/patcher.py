@@ -170,6 +170,12 @@ class Patch:
     fast_src: I64
     fast_dst: I64
     luts: tuple[_Lut, ...]
+    # the FAST block as dense per-output-slot arrays: one gather writes every byte in place
+    dense_src: I64  # (n_slots,) flat frame index each slot reads (0 where not FAST)
+    dense_offset: I64  # (n_slots,) start of its curve's table in `tables` (0: the zero table)
+    tables: U8  # (1 + len(luts)) * LUT_SIZE: a zero table, then one table per curve
+    fixed_dst: I64
+    fixed_value: U8
     # GENERAL block
     src: I64
     dst: I64
@@ -212,18 +218,15 @@ class Patch:
         attribute's home value counts as undriven.
         """
         flat = frame.reshape(-1)
-        np.copyto(out, self.base)
         flat_out = out.reshape(-1)
-        if len(self.fast_src):
-            level = np.take(flat, self.fast_src)
-            scale = np.float32((LUT_SIZE - 1) * min(max(master, 0.0), 1.0))
-            level *= scale
-            np.clip(level, 0.0, LUT_SIZE - 1, out=level)
-            index = (level + 0.5).astype(np.int32)
-            for lut in self.luts:
-                flat_out[self.fast_dst[lut.start : lut.stop]] = lut.table[
-                    index[lut.start : lut.stop]
-                ]
+        level = np.take(flat, self.dense_src)
+        level *= np.float32((LUT_SIZE - 1) * min(max(master, 0.0), 1.0))
+        np.clip(level, 0.0, LUT_SIZE - 1, out=level)
+        level += np.float32(0.5)
+        index = level.astype(np.intp)
+        index += self.dense_offset
+        np.take(self.tables, index, out=flat_out)  # every slot; non-FAST slots read zeros
+        flat_out[self.fixed_dst] = self.fixed_value
         if len(self.src):
             self._general(flat, flat_out, np.float32(master), driven)
         return out
@@ -393,6 +396,16 @@ def build_patch(twin: Twin, elements: ElementTable) -> Patch:
         table = _lut(cv, gm)
         luts.append(_Lut(start, stop, table, _inverse_lut(table)))
         start = stop
+    n_slots = len(universes) * UNIVERSE_SIZE
+    dense_src = np.zeros(n_slots, np.int64)
+    dense_offset = np.zeros(n_slots, np.int64)
+    for k, lut in enumerate(luts, start=1):
+        part = f_idx[lut.start : lut.stop]
+        dense_src[c["dst"][part].astype(np.int64)] = src[part]
+        dense_offset[c["dst"][part].astype(np.int64)] = k * LUT_SIZE
+    tables = np.concatenate([np.zeros(LUT_SIZE, np.uint8), *(lut.table for lut in luts)])
+    fixed_dst = np.array([d for d, _ in b.fixed], dtype=np.int64)
+    fixed_value = np.array([v for _, v in b.fixed], dtype=np.uint8)
     # GENERAL block
     g = np.flatnonzero(~fast)
     ga, ge = attr[g], elem[g]
@@ -424,6 +437,11 @@ def build_patch(twin: Twin, elements: ElementTable) -> Patch:
         fast_src=src[f_idx].astype(np.int64),
         fast_dst=c["dst"][f_idx].astype(np.int64),
         luts=tuple(luts),
+        dense_src=dense_src,
+        dense_offset=dense_offset,
+        tables=tables,
+        fixed_dst=fixed_dst,
+        fixed_value=fixed_value,
         src=src[g].astype(np.int64),
         dst=c["dst"][g].astype(np.int64),
         bits16=c["bits"][g] == 16,

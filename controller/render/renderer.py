@@ -5,9 +5,8 @@ Strategy:
   write; clips active at `t` (start <= t < end) composite over it in layer order. Each
   clip's effect fills its scratch rows; the scratch is blended into `out` at the clip's
   selection with alpha = opacity x fade envelope.
-- Frames hold light (colour premultiplied by intensity, see `controller.attributes`).
-  Effects produce straight colour; `composite_clip` premultiplies their colour rows by their
-  intensity, then every row blends alike. So a white sparkle at zero intensity HTP'd over a
+- Frames hold light (colour premultiplied by intensity, see `controller.attributes`), and
+  effects that drive intensity and colour write light too, so every row blends alike. So a white sparkle at zero intensity HTP'd over a
   red wash leaves it red, and crossfades dim through the mix the way two lights would.
 - An effect that writes intensity but no colour (a dimmer) rescales the light rows by the
   change in intensity, keeping each element's colour; a dark element it raises shows white.
@@ -83,27 +82,36 @@ def _dim_light(out: F32, clip: CompiledClip, before: F32) -> None:
     """After an intensity-only blend: rescale light by new/old intensity."""
     sel = clip.selection
     after = out[Attribute.INTENSITY, sel]
-    light = out[LIGHT, sel]
+    light = out[clip.light_rows, sel]
     ratio = np.divide(after, before, out=np.zeros_like(after), where=before > EPS)
     light *= ratio
     dark = before <= EPS
     if dark.any():
         light[0:3, dark] = after[dark]  # from darkness, a dimmer brings up white
     if not isinstance(sel, slice):
-        out[LIGHT, sel] = light
+        out[clip.light_rows, sel] = light
 
 
 def composite_clip(out: F32, clip: CompiledClip, alpha: float) -> None:
+    # Effects write values in 0..1 (property-tested); the patch clamps at the wire anyway.
     src = clip.scratch
-    np.clip(src, 0.0, 1.0, out=src)
-    if clip.premultiply:  # rows I, R, G, B
-        src[1:4] *= src[0]
+    if clip.premultiply:  # rows I, R, G, B: intensity and light blend alike
         _blend_block(out, slice(0, 4), clip, src[0:4], alpha)
         rest = clip.rows[4:]
         offset = 4
+    elif (
+        clip.rows[0] == Attribute.INTENSITY
+        and clip.blend is Blend.MULTIPLY
+        and isinstance(clip.selection, slice)
+    ):  # a master fade: intensity and light scale by the same factor, colour unchanged
+        span = clip.selection
+        factor = src[0] if alpha >= 1.0 else (1.0 - np.float32(alpha)) + src[0] * np.float32(alpha)
+        out[Attribute.INTENSITY, span] *= factor
+        out[clip.light_rows, span] *= factor
+        rest = clip.rows[1:]
+        offset = 1
     elif clip.rows[0] == Attribute.INTENSITY:
-        sel = clip.selection
-        before = out[Attribute.INTENSITY, sel].copy()
+        before = out[Attribute.INTENSITY, clip.selection].copy()
         _blend_block(out, [int(Attribute.INTENSITY)], clip, src[0:1], alpha)
         _dim_light(out, clip, before)
         rest = clip.rows[1:]
@@ -115,6 +123,21 @@ def composite_clip(out: F32, clip: CompiledClip, alpha: float) -> None:
         _blend_block(out, list(rest), clip, src[offset:], alpha)
 
 
+def _covered_by_first_layer(plan: VenuePlan, t: float) -> bool:
+    """True when the first active clip overwrites every live row of every element (then
+    resetting to the home look first would be wasted work)."""
+    for clip in plan.clips:
+        if clip.start <= t < clip.end:
+            return (
+                clip.blend is Blend.REPLACE
+                and isinstance(clip.selection, slice)
+                and clip.selection == slice(0, plan.elements.n)
+                and set(plan.live_rows) <= set(clip.rows)
+                and _alpha(clip, t) >= 1.0
+            )
+    return False
+
+
 def render(plan: VenuePlan, t: float, out: F32, driven: NDArray[np.bool_] | None = None) -> F32:
     """Write the frame at show time `t` (seconds) into `out` and return it.
 
@@ -123,9 +146,11 @@ def render(plan: VenuePlan, t: float, out: F32, driven: NDArray[np.bool_] | None
     this frame, so the patch can send channel defaults exactly where nothing drove them.
     Deterministic: the same plan and `t` always give the same values.
     """
-    for row in plan.live_rows:
-        np.copyto(out[row], plan.home[row])
-        if driven is not None:
+    if not _covered_by_first_layer(plan, t):
+        for row in plan.live_rows:
+            np.copyto(out[row], plan.home[row])
+    if driven is not None:
+        for row in plan.live_rows:
             driven[row] = False
     for clip in plan.clips:
         if not clip.start <= t < clip.end:

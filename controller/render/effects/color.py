@@ -18,6 +18,7 @@ from controller.render.effects.common import (
     level_param,
     number_param,
     phase,
+    scale_light,
     write_rgbi,
 )
 
@@ -96,7 +97,7 @@ class Rainbow:
             tab = table(p["saturation"][0])
             for row in range(3):
                 np.take(tab[row], hue_index, out=out[1 + row])
-            out[0] = p["level"][0]
+            scale_light(out, p["level"][0])
 
         return render
 
@@ -132,9 +133,9 @@ class RadialGradient:
 
 
 def _mix(out: F32, u: F32, a: tuple[float, ...], b: tuple[float, ...], level: float) -> None:
-    out[0] = level
     for row in range(3):
         out[1 + row] = a[row] + (b[row] - a[row]) * u
+    scale_light(out, level)
 
 
 _EASE = ParamSpec(

@@ -21,6 +21,7 @@ __all__ = [
     "level_param",
     "number_param",
     "phase",
+    "scale_light",
     "value_noise",
     "write_rgbi",
 ]
@@ -80,11 +81,25 @@ def axis_param(default: str = "order") -> ParamSpec:
 
 
 def write_rgbi(out: F32, level: F32 | float, color: tuple[float, ...]) -> None:
-    """Rows of RGBI: intensity `level`, colour `color` (broadcast over elements)."""
+    """Rows I, R, G, B: intensity `level` and the light of colour `color` at that level.
+
+    RGBI effects write light (colour x intensity), as frames hold it: see
+    `controller.attributes`.
+    """
     out[0] = level
-    out[1] = color[0]
-    out[2] = color[1]
-    out[3] = color[2]
+    if isinstance(level, np.ndarray):
+        for row in range(3):
+            np.multiply(level, np.float32(color[row]), out=out[1 + row])
+    else:
+        for row in range(3):
+            out[1 + row] = color[row] * level
+
+
+def scale_light(out: F32, level: F32 | float) -> None:
+    """Turn colour rows 1..3 into light at `level` and write the intensity row."""
+    if isinstance(level, np.ndarray) or level != 1.0:
+        out[1:4] *= level
+    out[0] = level
 
 
 def axis_coordinate(ctx: EffectContext, axis: str, origin: tuple[float, ...] = (0, 0, 0)) -> F32:

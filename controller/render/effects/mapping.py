@@ -16,7 +16,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from controller.effects_api import EffectSpec, ParamKind, ParamSpec, ParamTrack
 from controller.render.context import ClipRenderer, EffectContext, ParamValues
-from controller.render.effects.common import RGBI, level_param, number_param, phase
+from controller.render.effects.common import RGBI, level_param, number_param, phase, scale_light
 
 __all__ = ["MAX_SIDE", "SPECS", "MediaError", "load_frames"]
 
@@ -86,7 +86,7 @@ class _Mapped:
                 index = frame % n_frames if p["loop"][0] > 0.5 else min(frame, n_frames - 1)
             rgb = flat[index][iy * width + ix]
             out[1:4] = rgb.T
-            out[0] = np.where(inside, np.float32(p["level"][0]), 0.0)
+            scale_light(out, np.where(inside, np.float32(p["level"][0]), np.float32(0.0)))
 
         return render
 

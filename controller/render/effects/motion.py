@@ -79,7 +79,10 @@ class CityPulse:
     """
 
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
-        pos = ctx.positions[:, :2]
+        # The wave depends only on horizontal distance, and every cell of a vertical strip
+        # shares it: evaluate on the distinct ground positions, then expand with one gather.
+        ground, expand = np.unique(ctx.positions[:, :2], axis=0, return_inverse=True)
+        expand = expand.reshape(-1)
         cache: dict[tuple[float, ...], F32] = {}
 
         def distances(origin: tuple[float, ...]) -> F32:
@@ -87,43 +90,46 @@ class CityPulse:
                 if len(cache) > 8:
                     cache.clear()
                 o = np.asarray(origin[:2], np.float32)
-                cache[origin] = np.sqrt(((pos - o) ** 2).sum(axis=1)).astype(np.float32)
+                cache[origin] = np.sqrt(((ground - o) ** 2).sum(axis=1)).astype(np.float32)
             return cache[origin]
 
         def render(t: float, p: ParamValues, out: F32) -> None:
-            dist = distances(p["origin"])
-            speed, width = p["speed"][0], max(p["width"][0], 0.01)
-            decay, glow, period = p["decay"][0], p["afterglow"][0], p["period"][0]
-            if period > 0:
-                period = max(period, MIN_PERIOD_S)
-            # age of the pulse whose ring is nearest each element (one pulse if no period)
-            reach = np.float32(t) - dist * np.float32(1.0 / speed)  # when the front passed d
-            per = np.float32(period)
-            if period > 0:
-                k = np.floor(reach * np.float32(1.0 / period) + np.float32(0.5))
-                np.clip(k, np.float32(0.0), np.float32(math.floor(t / period)), out=k)
-                age = np.float32(t) - k * per
-            else:
-                age = np.full_like(dist, np.float32(t))
-            x = (dist - age * np.float32(speed)) * np.float32(1.0 / width)
-            x *= x
-            x += np.float32(decay) * age
-            np.negative(x, out=x)
-            level = np.exp(x)
-            if glow > 0:
-                passed = reach >= 0
-                if period > 0:
-                    young = np.float32(t) - np.floor(reach / np.float32(period)) * np.float32(
-                        period
-                    )
-                else:
-                    young = np.full_like(dist, np.float32(t))
-                after = np.where(passed, np.float32(glow) * np.exp(-np.float32(decay) * young), 0.0)
-                np.maximum(level, after, out=level)
-            np.clip(level, 0.0, 1.0, out=level)
-            write_rgbi(out, level * np.float32(p["level"][0]), p["color"])
+            level = pulse_level(distances(p["origin"]), t, p)
+            write_rgbi(out, level[expand] if len(ground) < ctx.n else level, p["color"])
 
         return render
+
+
+def pulse_level(dist: F32, t: float, p: ParamValues) -> F32:
+    """City-pulse brightness at ground distances `dist` at clip time `t` (see `CityPulse`)."""
+    speed, width = p["speed"][0], max(p["width"][0], 0.01)
+    decay, glow, period = p["decay"][0], p["afterglow"][0], p["period"][0]
+    if period > 0:
+        period = max(period, MIN_PERIOD_S)
+    # when the front passed each element; the age of the pulse whose ring is nearest it
+    reach = np.float32(t) - dist * np.float32(1.0 / speed)
+    per = np.float32(period)
+    if period > 0:
+        cycles = reach * np.float32(1.0 / period)
+        k = np.floor(cycles + np.float32(0.5))
+        np.clip(k, np.float32(0.0), np.float32(math.floor(t / period)), out=k)
+        age = np.float32(t) - k * per
+    else:
+        cycles = None
+        age = np.full_like(dist, np.float32(t))
+    x = (dist - age * np.float32(speed)) * np.float32(1.0 / width)
+    x *= x
+    x += np.float32(decay) * age
+    np.negative(x, out=x)
+    level = np.exp(x)
+    if glow > 0:  # afterglow from the youngest ring that has passed
+        young = (np.float32(t) - np.floor(cycles) * per) if cycles is not None else age
+        after = np.float32(glow) * np.exp(-np.float32(decay) * young)
+        after *= reach >= 0
+        np.maximum(level, after, out=level)
+    np.clip(level, 0.0, 1.0, out=level)
+    level *= np.float32(p["level"][0])
+    return np.asarray(level, dtype=np.float32)
 
 
 def heartbeat_envelope(phase: F32 | float) -> F32:

@@ -19,6 +19,7 @@ from controller.render.effects.common import (
     level_param,
     number_param,
     phase,
+    scale_light,
     write_rgbi,
 )
 
@@ -84,9 +85,9 @@ class Noise:
             c = p["contrast"][0]
             n = np.clip((n - 0.5) * np.float32(c) + 0.5, 0.0, 1.0).astype(np.float32)
             a, b = p["from"], p["to"]
-            out[0] = p["level"][0]
             for row in range(3):
                 out[1 + row] = a[row] + (b[row] - a[row]) * n
+            scale_light(out, p["level"][0])
 
         return render
 
@@ -117,7 +118,7 @@ class Fire:
             f = (x - i)[:, None]
             rgb = stops[i] * (1 - f) + stops[i + 1] * f
             out[1:4] = rgb.T
-            out[0] = heat.astype(np.float32) * np.float32(p["level"][0])
+            scale_light(out, heat.astype(np.float32) * np.float32(p["level"][0]))
 
         return render
 

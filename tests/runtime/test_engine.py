@@ -1,0 +1,226 @@
+"""The frame engine with recording fake outputs and the compiled mini venue, driven by tick()."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from controller.attributes import LIGHT_ATTRIBUTES, Attribute
+from controller.patch.patcher import FIXED_SLOT
+from controller.render.renderer import render
+from controller.runtime.engine import Engine
+from controller.runtime.job import VenueJob
+from controller.runtime.playback import EndAction, Playback, PlayState
+from tests.runtime.fakes import Op, RecordingOutput
+
+PERIOD = 1 / 40
+SHOW_AT = 6.0  # past the 'go' hold: floods red, the pixel chase running
+
+
+def expected_dmx(job: VenueJob, position: float, master: float = 1.0) -> NDArray[np.uint8]:
+    """Render + patch the mini venue at `position`, independently of the engine."""
+    plan, patch = job.plan, job.patch
+    frame, driven = plan.new_frame(), plan.new_driven()
+    render(plan, position, frame, driven)
+    return patch.apply(frame, patch.new_output(), master * plan.intensity, driven)
+
+
+def playing(
+    job: VenueJob, *, at: float = SHOW_AT, end: EndAction = EndAction.BLACKOUT, now: float = 0.0
+) -> Playback:
+    """The mini show RUNNING from position `at` at clock time `now`."""
+    plan = job.plan
+    pb = Playback(
+        duration=plan.duration, cues=[(c.name, c.t, c.hold) for c in plan.cues], end_action=end
+    )
+    pb.arm(now)
+    pb.seek(now, at)
+    pb.go(now)
+    return pb
+
+
+def engine_with(job: VenueJob, *outputs: RecordingOutput, playback: Playback | None = None) -> Engine:
+    return Engine(
+        plan=job.plan,
+        patch=job.patch,
+        playback=playback or playing(job),
+        outputs=outputs or (RecordingOutput(),),
+    )
+
+
+def slots(job: VenueJob, *attributes: int) -> NDArray[np.intp]:
+    """Flat output slots (coarse and fine) driven by these attributes or markers."""
+    return np.flatnonzero(np.isin(job.patch.slot_attr, attributes))
+
+
+def light(job: VenueJob, dmx: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """Light rows (intensity and colour) that these bytes show, decoded through the patch."""
+    frame = job.patch.decode(dmx, job.plan.new_frame())
+    rows = [int(Attribute.INTENSITY), *(int(a) for a in LIGHT_ATTRIBUTES)]
+    return frame[rows]
+
+
+def test_tick_stages_and_commits_the_rendered_patched_frame(mini: VenueJob) -> None:
+    out = RecordingOutput()
+    engine = engine_with(mini, out)
+    engine.tick(0.0)
+    engine.tick(PERIOD)
+    assert [c.op for c in out.calls] == ["stage", "commit", "stage", "commit"]
+    assert [c.now for c in out.commits] == [0.0, PERIOD]
+    first, second = (c.dmx for c in out.commits)
+    assert first is not None and second is not None
+    np.testing.assert_array_equal(first, expected_dmx(mini, SHOW_AT))
+    np.testing.assert_array_equal(second, expected_dmx(mini, SHOW_AT + PERIOD))
+    assert light(mini, first).max() > 0.9  # a lit look, so "dark" below means something
+    assert engine.statistics(PERIOD).frames_sent == 2
+
+
+def test_every_output_gets_the_same_frame(mini: VenueJob) -> None:
+    a, b = RecordingOutput("a"), RecordingOutput("b")
+    engine_with(mini, a, b).tick(0.0)
+    np.testing.assert_array_equal(a.latched, b.latched)
+
+
+def test_blackout_between_stage_and_deliver_makes_that_very_frame_dark(mini: VenueJob) -> None:
+    out = RecordingOutput()
+    engine = engine_with(mini, out)
+    engine.tick(0.0)
+    lit = out.latched.copy()
+    prepared = engine.prepare(PERIOD, 1)
+    engine.stage(prepared, 0.0)  # the frame's data went out ahead of its deadline, lit
+    assert light(mini, out.of("stage")[-1].dmx).max() > 0.9  # type: ignore[arg-type]
+    engine.command(lambda p, t: p.set_blackout(t, True), 0.01)
+    engine.deliver(prepared, PERIOD)
+    dark = out.latched
+    assert light(mini, dark).max() == 0.0
+    intensity = slots(mini, Attribute.INTENSITY)
+    pixels = slots(mini, Attribute.RED, Attribute.GREEN, Attribute.BLUE)
+    assert not dark.reshape(-1)[intensity].any()
+    keep = slots(mini, Attribute.PAN, Attribute.TILT, FIXED_SLOT)
+    assert len(keep) == 5  # mover pan + tilt (16-bit each) and its fixed control channel
+    np.testing.assert_array_equal(dark.reshape(-1)[keep], prepared.dmx.reshape(-1)[keep])
+    np.testing.assert_array_equal(dark.reshape(-1)[keep], lit.reshape(-1)[keep])
+    assert dark.reshape(-1)[slots(mini, FIXED_SLOT)].tolist() == [8]
+    assert lit.reshape(-1)[pixels].any()
+    assert engine.statistics(PERIOD).blackout_frames == 1
+
+
+def test_blackout_off_restores_the_look_on_the_next_frame(mini: VenueJob) -> None:
+    out = RecordingOutput()
+    engine = engine_with(mini, out)
+    engine.command(lambda p, t: p.set_blackout(t, True), 0.0)
+    engine.tick(0.0)
+    assert light(mini, out.latched).max() == 0.0
+    engine.command(lambda p, t: p.set_blackout(t, False), 0.01)
+    engine.tick(PERIOD)
+    np.testing.assert_array_equal(out.latched, expected_dmx(mini, SHOW_AT + PERIOD))
+
+
+def test_grand_master_change_applies_at_delivery(mini: VenueJob) -> None:
+    out = RecordingOutput()
+    engine = engine_with(mini, out)
+    prepared = engine.prepare(0.0)
+    engine.stage(prepared, 0.0)
+    np.testing.assert_array_equal(out.of("stage")[-1].dmx, expected_dmx(mini, SHOW_AT))  # type: ignore[arg-type]
+    engine.command(lambda p, t: p.set_master(t, 0.5), 0.0)
+    engine.deliver(prepared, 0.0)
+    half = expected_dmx(mini, SHOW_AT, master=0.5)
+    np.testing.assert_array_equal(out.latched, half)
+    assert not np.array_equal(half, expected_dmx(mini, SHOW_AT))
+    flood_level = out.latched[0, :2]  # flood 1's 16-bit intensity, MSB first
+    assert int(flood_level[0]) << 8 | int(flood_level[1]) == round(0.5 * 65535)
+
+
+def test_an_unchanged_prepared_frame_is_not_staged_twice(mini: VenueJob) -> None:
+    out = RecordingOutput()
+    engine = engine_with(mini, out)
+    prepared = engine.prepare(PERIOD, 1)
+    engine.stage(prepared, 0.0)
+    engine.deliver(prepared, PERIOD)
+    assert [(c.op, c.now) for c in out.calls] == [("stage", 0.0), ("commit", PERIOD)]
+
+
+def test_an_ended_show_set_to_black_out_goes_dark(mini: VenueJob) -> None:
+    out = RecordingOutput()
+    engine = engine_with(mini, out, playback=playing(mini, at=19.99))
+    engine.tick(0.0)
+    assert engine.playback.state is PlayState.RUNNING
+    engine.tick(1.0)
+    assert engine.playback.state is PlayState.ENDED
+    assert light(mini, out.latched).max() == 0.0
+
+
+def test_an_ended_show_set_to_hold_keeps_its_last_look(mini: VenueJob) -> None:
+    out = RecordingOutput()
+    engine = engine_with(mini, out, playback=playing(mini, at=9.0, end=EndAction.HOLD))
+    engine.command(lambda p, t: p.seek(t, 20.0), 0.0)
+    engine.tick(0.0)
+    np.testing.assert_array_equal(out.latched, expected_dmx(mini, 20.0))
+    assert engine.statistics(0.0).blackout_frames == 0
+
+
+@pytest.mark.parametrize("op", ["open", "stage", "commit", "poll", "close"])
+def test_a_failing_output_is_counted_and_the_others_carry_on(mini: VenueJob, op: Op) -> None:
+    good1, bad, good2 = RecordingOutput("a"), RecordingOutput("bad", fail={op}), RecordingOutput("b")
+    engine = engine_with(mini, good1, bad, good2)
+    engine.open(0.0)
+    engine.tick(0.0)
+    engine.poll(0.0)
+    engine.close(0.0)
+    for good in (good1, good2):
+        assert [c.op for c in good.calls] == ["open", "stage", "commit", "poll", "close"]
+    np.testing.assert_array_equal(good1.latched, good2.latched)
+    stats = engine.statistics(0.0)
+    assert stats.output_failures == 1
+    assert stats.frames_sent == 1
+    by_name = {o.name: o for o in stats.outputs}
+    assert by_name["bad"].errors == 1
+    assert by_name["bad"].last_error == f"OSError: bad: {op} failed"
+    assert (by_name["a"].errors, by_name["b"].errors) == (0, 0)
+
+
+def test_a_failing_output_is_counted_every_frame(mini: VenueJob) -> None:
+    bad, good = RecordingOutput("bad", fail={"stage"}), RecordingOutput("good")
+    engine = engine_with(mini, bad, good)
+    for k in range(5):
+        engine.tick(k * PERIOD)
+    assert engine.output_failures == 5
+    assert bad.stats().errors == 5
+    assert len(good.commits) == 5
+
+
+def test_late_delivery_is_counted(mini: VenueJob) -> None:
+    engine = engine_with(mini)
+    prepared = engine.prepare(1.0)
+    engine.deliver(prepared, 1.001)  # within 2 ms: on time
+    engine.deliver(engine.prepare(2.0), 2.010)
+    stats = engine.statistics(2.010)
+    assert stats.late_frames == 1
+    assert stats.max_late_ms == pytest.approx(10.0, abs=1e-3)
+
+
+def test_statistics_is_an_immutable_snapshot(mini: VenueJob) -> None:
+    engine = engine_with(mini)
+    engine.tick(0.0)
+    stats = engine.statistics(0.0)
+    engine.tick(PERIOD)
+    assert stats.frames_sent == 1
+    assert stats.playback.state is PlayState.RUNNING
+    assert stats.playback.position == SHOW_AT
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stats.frames_sent = 5  # type: ignore[misc]
+
+
+def test_prepare_alternates_buffers_so_a_staged_frame_survives_the_next_render(
+    mini: VenueJob,
+) -> None:
+    engine = engine_with(mini)
+    first = engine.prepare(0.0, 0)
+    kept = first.dmx.copy()
+    second = engine.prepare(PERIOD, 1)
+    assert second.dmx is not first.dmx
+    np.testing.assert_array_equal(first.dmx, kept)
+    assert (first.index, second.index, second.deadline) == (0, 1, PERIOD)
