@@ -146,7 +146,8 @@ def run_show_test(job: VenueJob, spec: ExpectFile, *, max_frames: int = 200_000)
     outputs = build_outputs(
         routes, patch.universes, venue=plan.venue, show_name=job.loaded.show.name, clock=clock,
         fps=plan.fps, sinks=lambda r: SimDatagramSink(sim, clock, r.protocol.value),
-        serial_opener=lambda device: SimSerialPort(SimByteSink(sim, clock, device=device)), paced_serial=False,
+        serial_opener=lambda device: SimSerialPort(SimByteSink(sim, clock, device=device)),
+        venue_plan=(plan, patch), paced_serial=False,
     )  # fmt: skip
     playback = Playback(duration=plan.duration, cues=[(c.name, c.t, c.hold) for c in plan.cues])
     engine = Engine(plan=plan, patch=patch, playback=playback, outputs=outputs)

@@ -112,6 +112,10 @@ class RunSession:
             )
         else:
             kwargs["sinks"] = udp_sinks(self.options.interface)
+        from controller.clock import wall_minus_monotonic
+
+        kwargs["venue_plan"] = (plan, patch)
+        kwargs["wall_offset"] = 0.0 if self.options.virtual else wall_minus_monotonic()
         return build_outputs(
             self.routes,
             patch.universes,

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
+from controller.attributes import Attribute
 from controller.clock import Clock
+from controller.compile.plan import VenuePlan
 from controller.outputs.base import DatagramSink, Output
 from controller.outputs.network import (
     ArtNetOutput,
+    OscAttributes,
     OscOutput,
     SacnOutput,
     artnet_sync_address,
@@ -16,9 +21,10 @@ from controller.outputs.network import (
 from controller.outputs.routing import Route
 from controller.outputs.serial_dmx import EnttecOutput, OpenDmxOutput, SerialPort
 from controller.outputs.udp import UdpSink, is_loopback
+from controller.patch.patcher import Patch
 from controller.show.rig import Protocol
 
-__all__ = ["SinkFactory", "build_outputs", "udp_sinks"]
+__all__ = ["SinkFactory", "build_outputs", "osc_attributes", "udp_sinks"]
 
 SinkFactory = Callable[[Route], DatagramSink]
 
@@ -36,6 +42,30 @@ def udp_sinks(interface: str | None = None) -> SinkFactory:
     return make
 
 
+def osc_attributes(route: Route, plan: VenuePlan, patch: Patch) -> OscAttributes:
+    """The head-channel attributes of every fixture patched to `route` (pixel cells are
+    left to blob mode: thousands of per-cell messages would swamp a receiver)."""
+    wanted = set(route.universes)
+    names: list[tuple[str, str]] = []
+    flat: list[int] = []
+    n = plan.elements.n
+    for index, fx in enumerate(plan.twin.fixtures):
+        if not any(seg.universe in wanted for seg in fx.segments):
+            continue
+        element = int(plan.elements.first[index])
+        for ch in fx.mode.channels:
+            if ch.attribute in ("fixed", "unused"):
+                continue
+            names.append((fx.id, ch.attribute))
+            flat.append(int(Attribute.from_key(ch.attribute)) * n + element)
+    buffer = plan.new_frame()
+    return OscAttributes(
+        decode=lambda dmx: patch.decode(dmx, buffer),
+        names=tuple(names),
+        flat=np.array(flat, dtype=np.intp),
+    )
+
+
 def build_outputs(
     routes: Sequence[Route],
     universes: Sequence[int],
@@ -47,7 +77,14 @@ def build_outputs(
     sinks: SinkFactory | None = None,
     serial_opener: Callable[[str], SerialPort] | None = None,
     paced_serial: bool = True,
+    venue_plan: tuple[VenuePlan, Patch] | None = None,
+    wall_offset: float = 0.0,
 ) -> list[Output]:
+    """Outputs for `routes` (Art-Net and sACN routes merged per sync domain).
+
+    `venue_plan` (plan and patch) is needed for OSC routes in `attributes` mode;
+    `wall_offset` (Unix time minus clock time) stamps OSC bundles with wall-clock times.
+    """
     sinks = sinks or udp_sinks()
     outputs: list[Output] = []
     artnet_groups: dict[object, list[Route]] = {}
@@ -77,8 +114,22 @@ def build_outputs(
         rows = route_rows(route, universes)
         name = f"{route.protocol.value}[{i + 1}]"
         if route.protocol is Protocol.OSC:
+            attributes = None
+            if route.osc_mode == "attributes":
+                if venue_plan is None:
+                    msg = f"{name}: OSC attributes mode needs the venue's plan and patch"
+                    raise ValueError(msg)
+                attributes = osc_attributes(route, *venue_plan)
             outputs.append(
-                OscOutput(name=name, route=route, rows=rows, sink=sinks(route), venue=venue)
+                OscOutput(
+                    name=name,
+                    route=route,
+                    rows=rows,
+                    sink=sinks(route),
+                    venue=venue,
+                    wall_offset=wall_offset,
+                    attributes=attributes,
+                )
             )
         elif route.protocol is Protocol.ENTTEC:
             outputs.append(

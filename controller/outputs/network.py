@@ -9,7 +9,8 @@ packet, so receivers latch whole frames; senders still keep unchanged universes 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +24,7 @@ from controller.show.rig import Protocol
 
 __all__ = [
     "ArtNetOutput",
+    "OscAttributes",
     "OscOutput",
     "SacnOutput",
     "artnet_sync_address",
@@ -212,24 +214,108 @@ class SacnOutput(_DatagramOutput):
             closer()
 
 
+MAX_BUNDLE = 8192  # bytes per OSC bundle datagram (well under any UDP path limit)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OscAttributes:
+    """What `osc_mode: attributes` sends: one value per (fixture, attribute) of the route."""
+
+    decode: Callable[[NDArray[np.uint8]], NDArray[np.float32]]  # DMX -> attribute frame
+    names: tuple[tuple[str, str], ...]  # (fixture id, attribute key)
+    flat: NDArray[np.intp]  # their indices in the flattened frame
+
+
 class OscOutput(_DatagramOutput):
-    """One OSC message per universe with its 512 slots as a blob (`osc_mode: blob`)."""
+    """OSC output, at each frame deadline, in bundles timetagged with that deadline.
+
+    `osc_mode: blob`: one `,b` message per universe with its 512 slots, on the route's
+    address pattern. `osc_mode: attributes`: one `,f` message per fixture attribute,
+    `<pattern with universe=fixture>/<fixture id>/<attribute>`, sent when the value changes
+    and for every attribute once per `refresh_s`. Bundles carry the wall-clock time of the
+    deadline (`wall_offset` maps the clock to Unix time), so receivers that schedule by
+    timetag apply a frame's messages together; bundles are split at MAX_BUNDLE bytes.
+    """
 
     def __init__(
-        self, *, name: str, route: Route, rows: NDArray[np.intp], sink: DatagramSink, venue: str
+        self,
+        *,
+        name: str,
+        route: Route,
+        rows: NDArray[np.intp],
+        sink: DatagramSink,
+        venue: str,
+        wall_offset: float = 0.0,
+        attributes: OscAttributes | None = None,
+        refresh_s: float = 1.0,
     ) -> None:
         super().__init__(name=name, route=route, rows=rows, sink=sink)
         self.address = (route.host or "127.0.0.1", route.port or DEFAULT_PORTS[Protocol.OSC])
         self.paths = [route.osc_address.format(venue=venue, universe=w) for w in route.wire]
+        self.prefix = route.osc_address.format(venue=venue, universe="fixture")
+        self.wall_offset = wall_offset
+        self.attributes = attributes if route.osc_mode == "attributes" else None
+        self.refresh_s = refresh_s
+        self._dmx: NDArray[np.uint8] | None = None
+        self._last: NDArray[np.float32] | None = None
+        self._refresh_at = 0.0
+
+    def stage(self, now: float, dmx: NDArray[np.uint8]) -> None:
+        self._dmx = dmx.copy()
+
+    def commit(self, now: float) -> None:
+        if self._dmx is None:
+            return
+        messages = self._messages(now, self._dmx)
+        self._dmx = None
+        self._emit(self._bundles(now, messages))
+        self._stats.frames += 1
+
+    def _messages(self, now: float, dmx: NDArray[np.uint8]) -> list[osc.Message]:
+        if self.attributes is None:
+            return [
+                osc.Message(address=path, args=(dmx[row].tobytes(),), type_tags="b")
+                for path, row in zip(self.paths, self.rows, strict=True)
+            ]
+        values = self.attributes.decode(dmx).reshape(-1)[self.attributes.flat]
+        send = np.ones(len(values), np.bool_)
+        if self._last is not None and now < self._refresh_at:
+            send = np.abs(values - self._last) > 1e-4
+        else:
+            self._refresh_at = now + self.refresh_s
+        self._last = values.copy()
+        return [
+            osc.fixture_attribute_message(self.prefix, fixture, attribute, float(values[i]))
+            for i in np.flatnonzero(send)
+            for fixture, attribute in (self.attributes.names[i],)
+        ]
+
+    def _bundles(self, now: float, messages: list[osc.Message]) -> list[Datagram]:
+        timetag = osc.to_timetag(now + self.wall_offset)
+        out: list[Datagram] = []
+        batch: list[osc.Message] = []
+        size = 16
+        for m in messages:
+            length = len(osc.encode(m)) + 4
+            if batch and size + length > MAX_BUNDLE:
+                out.append(
+                    Datagram(
+                        osc.encode(osc.Bundle(timetag=timetag, elements=tuple(batch))), self.address
+                    )
+                )
+                batch, size = [], 16
+            batch.append(m)
+            size += length
+        if batch:
+            out.append(
+                Datagram(
+                    osc.encode(osc.Bundle(timetag=timetag, elements=tuple(batch))), self.address
+                )
+            )
+        return out
 
     def _encode(self, now: float, dmx: NDArray[np.uint8]) -> list[Datagram]:
-        return [
-            Datagram(
-                osc.encode(osc.Message(address=path, args=(dmx[row].tobytes(),), type_tags="b")),
-                self.address,
-            )
-            for path, row in zip(self.paths, self.rows, strict=True)
-        ]
+        return self._bundles(now, self._messages(now, dmx))
 
     def poll(self, now: float) -> None:
         return
