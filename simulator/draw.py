@@ -7,12 +7,14 @@ two pictures match (up to 8-bit quantisation).
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from controller.compile.plan import VenuePlan
 from controller.preview.appearance import appearance_from_frame
 from controller.preview.mapview import MapView
-from controller.preview.render_preview import _beam_mask  # the preview's own beam rule
+from controller.preview.render_preview import beam_mask
 from simulator.core import SimulatorCore
 
 __all__ = ["draw_received"]
@@ -27,10 +29,14 @@ def draw_received(
     title: str,
     subtitle: str | None = None,
     width: int = 1400,
+    dmx: NDArray[np.uint8] | None = None,
 ) -> Image.Image:
-    """A top-down picture of the venue showing the look the simulator latched last."""
-    frame = core.frame(plan.new_frame())
-    look = appearance_from_frame(frame, plan.elements, _beam_mask(plan))
+    """A top-down picture of the venue showing the look the simulator latched last (or
+    `dmx`, a snapshot of `core.dmx` taken earlier)."""
+    frame = (
+        core.frame(plan.new_frame()) if dmx is None else core.patch.decode(dmx, plan.new_frame())
+    )
+    look = appearance_from_frame(frame, plan.elements, beam_mask(plan))
     if subtitle is None:
         stats = core.statistics()
         lit = int((look.light.max(axis=1) > LIT).sum()) if len(look.light) else 0

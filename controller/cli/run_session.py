@@ -196,22 +196,26 @@ class RunSession:
         self.player.stop()
         self.player.join(2.0)
         now = self.clock.now()
-        self._draw_received()  # the last look played, before the stop's blackout
+        played = self.sim.dmx.copy() if self.sim is not None else None  # the last look played
         if self.playback.end_action is EndAction.BLACKOUT:
             self.engine.command(lambda p, t: p.set_blackout(t, True), now)
             self.engine.deliver(self.engine.prepare(now), now)
         self.engine.close(now)
         if self.recorder is not None:
             self.recorder.close()
+        self._draw_received(played)
 
-    def _draw_received(self) -> None:
+    def _draw_received(self, dmx: Any) -> None:
         if self.sim is None or self.options.preview is None:
             return
         from controller.cli.preview_cmd import save_atomic
         from simulator.draw import draw_received
 
         image = draw_received(
-            self.sim, self.job.plan, title=f"{self.job.loaded.show.name}: received by the simulator"
+            self.sim,
+            self.job.plan,
+            title=f"{self.job.loaded.show.name}: received by the simulator",
+            dmx=dmx,
         )
         save_atomic([image], self.options.preview)
 

@@ -11,10 +11,10 @@ from controller.preview.appearance import appearance_from_frame
 from controller.preview.mapview import MapView, font
 from controller.render.renderer import render
 
-__all__ = ["PlanPreview"]
+__all__ = ["PlanPreview", "beam_mask"]
 
 
-def _beam_mask(plan: VenuePlan) -> NDArray[np.bool_]:
+def beam_mask(plan: VenuePlan) -> NDArray[np.bool_]:
     movable = np.array(
         [any(c.attribute in ("pan", "tilt") for c in f.mode.channels) for f in plan.twin.fixtures],
         dtype=np.bool_,
@@ -27,7 +27,7 @@ class PlanPreview:
         self.plan = plan
         self.show_name = show_name
         self.view = MapView(plan.twin, plan.elements.positions, width=width)
-        self.has_beam = _beam_mask(plan)
+        self.has_beam = beam_mask(plan)
         self.frame = plan.new_frame()
 
     def cue_at(self, t: float) -> str:

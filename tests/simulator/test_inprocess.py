@@ -14,7 +14,7 @@ from controller.outputs.routing import plan_routes
 from controller.outputs.serial_dmx import OpenDmxOutput
 from controller.preview.appearance import appearance_from_frame
 from controller.preview.mapview import MapView
-from controller.preview.render_preview import _beam_mask
+from controller.preview.render_preview import beam_mask
 from controller.render.renderer import render
 from controller.show.rig import Protocol
 from controller.testing import ManualClock
@@ -148,7 +148,7 @@ def test_received_picture_matches_the_renderer_preview(mini: VenueJob) -> None:
     received = draw_received(core, mini.plan, title="t", subtitle="s", width=600)
     frame = mini.plan.new_frame()
     render(mini.plan, T, frame)
-    look = appearance_from_frame(frame, mini.plan.elements, _beam_mask(mini.plan))
+    look = appearance_from_frame(frame, mini.plan.elements, beam_mask(mini.plan))
     preview = MapView(mini.plan.twin, mini.plan.elements.positions, width=600).draw(
         look, title="t", subtitle="s"
     )
