@@ -197,6 +197,9 @@ class RunSession:
         self.player.join(2.0)
         now = self.clock.now()
         played = self.sim.dmx.copy() if self.sim is not None else None  # the last look played
+        if self.player.next_deadline is not None:  # the stop frame keeps the frame rhythm
+            self.clock.wait_until(self.player.next_deadline)
+            now = self.clock.now()
         if self.playback.end_action is EndAction.BLACKOUT:
             self.engine.command(lambda p, t: p.set_blackout(t, True), now)
             self.engine.deliver(self.engine.prepare(now), now)

@@ -51,6 +51,7 @@ class Player:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.next_deadline: float | None = None  # of the frame after the last one delivered
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._guarded, name="citypulse-output", daemon=True)
@@ -93,6 +94,7 @@ class Player:
                 prepared = engine.prepare(deadline, k)
                 now = clock.now()
             engine.deliver(prepared, now)
+            self.next_deadline = deadline + period
             engine.poll(now)
             if len(self.lateness) < 1_000_000:
                 self.lateness.append(now - deadline)
