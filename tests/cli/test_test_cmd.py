@@ -62,7 +62,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("output", ["rig", "artnet", "sacn", "osc", "enttec"])
+@pytest.mark.parametrize("output", ["rig", "artnet", "sacn", "osc"])
 def test_passing_checks_exit_0(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, output: str
 ) -> None:
@@ -80,6 +80,17 @@ def test_passing_checks_exit_0(
     ]
     assert "  PASS  frames at 40 fps: measured 40.000 fps" in lines
     assert lines[-1] == "9 passed, 0 failed"
+
+
+def test_over_one_enttec_widget_only_the_first_universe_arrives(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = write(tmp_path, PASSING.format(show=MINI, output="enttec"))
+    code, out, _ = run(capsys, "--expect", str(spec))
+    assert code == 1
+    assert "  PASS  floods red after go: level along colour 1.00" in out  # universe 1
+    assert "  FAIL  the pixel chase runs: at 6.000 s: 0% lit (want >= 5%)" in out  # 2 and 3
+    assert out.endswith("8 passed, 1 failed\n")
 
 
 def test_the_show_is_found_relative_to_the_expect_file(
@@ -111,7 +122,9 @@ def test_json_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert report["simulator"]["malformed"] == 0
 
 
-def test_a_wrong_check_fails_with_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_wrong_check_fails_with_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     spec = write(
         tmp_path,
         f"show: {MINI}\nchecks:\n"
@@ -128,16 +141,16 @@ def test_a_wrong_check_fails_with_exit_1(capsys: pytest.CaptureFixture[str], tmp
 def test_a_check_the_show_never_reaches_fails(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    spec = write(
-        tmp_path, f"show: {MINI}\nuntil: go+1\nchecks:\n  - at: later+1\n    dark: true\n"
-    )
+    spec = write(tmp_path, f"show: {MINI}\nuntil: go+1\nchecks:\n  - at: later+1\n    dark: true\n")
     code, out, _ = run(capsys, "--expect", str(spec))
     assert code == 1
     assert "  FAIL  check 1 (at later+1): not reached\n" in out
 
 
 def test_json_of_a_failing_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    spec = write(tmp_path, f"show: {MINI}\nchecks:\n  - at: go+1\n    target: floods\n    dark: true\n")
+    spec = write(
+        tmp_path, f"show: {MINI}\nchecks:\n  - at: go+1\n    target: floods\n    dark: true\n"
+    )
     code, out, _ = run(capsys, "--expect", str(spec), "--json")
     assert code == 1
     report = json.loads(out)
@@ -145,7 +158,9 @@ def test_json_of_a_failing_run(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert report["checks"][0]["passed"] is False
 
 
-DIAGNOSTIC = re.compile(r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>[A-Z]\d{3})\]: ")
+DIAGNOSTIC = re.compile(
+    r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>[A-Z]\d{3})\]: "
+)
 
 
 @pytest.mark.parametrize(

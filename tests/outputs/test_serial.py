@@ -110,7 +110,8 @@ def test_a_device_that_appears_later_is_opened_at_the_retry_time(
     out.open(0.0)
     stats = out.stats()
     assert (stats.up, stats.errors) == (False, 1)
-    assert stats.last_error is not None and stats.last_error.startswith(str(device))
+    assert stats.last_error is not None
+    assert stats.last_error.startswith(str(device))
     device.symlink_to(slave_path)  # the widget is plugged in
     (dmx,) = dmx_frames(1)
     out.send_frame(0.4, dmx)  # before retry_at (0.5): no attempt, nothing written

@@ -73,9 +73,7 @@ def test_sacn_multicast_on_a_custom_port_arrives_on_loopback() -> None:
     group = "239.255.0.3"
     with _multicast_receiver(group) as rx:
         port = rx.getsockname()[1]
-        route = Route(
-            protocol=Protocol.SACN, universes=(3,), wire=(3,), multicast=True, port=port
-        )
+        route = Route(protocol=Protocol.SACN, universes=(3,), wire=(3,), multicast=True, port=port)
         sink = UdpSink(multicast_interface=LOOPBACK)
         out = SacnOutput(
             name="sacn[1]", routes=[route], universes=(1, 2, 3), sink=sink, source_name="t"
@@ -105,9 +103,7 @@ def test_sacn_multicast_on_a_custom_port_arrives_on_loopback() -> None:
     ("address", "payload", "why"),
     [
         pytest.param((LOOPBACK, 0), b"x", "Invalid argument", id="port-0"),
-        pytest.param(
-            ("255.255.255.255", 9), b"x", "Permission denied", id="broadcast-not-allowed"
-        ),
+        pytest.param(("255.255.255.255", 9), b"x", "Permission denied", id="broadcast-not-allowed"),
         pytest.param((LOOPBACK, 9), bytes(70_000), "Message too long", id="oversized"),
     ],
 )

@@ -103,6 +103,13 @@ class RecordingOutput:
         return self.of("commit")
 
     @property
+    def last_staged(self) -> U8:
+        """The bytes of the most recent stage."""
+        last = self.of("stage")[-1].dmx
+        assert last is not None
+        return last
+
+    @property
     def latched(self) -> U8:
         """What a receiver shows now: the frame of the last commit."""
         last = self.commits[-1].dmx

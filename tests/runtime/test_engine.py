@@ -42,7 +42,9 @@ def playing(
     return pb
 
 
-def engine_with(job: VenueJob, *outputs: RecordingOutput, playback: Playback | None = None) -> Engine:
+def engine_with(
+    job: VenueJob, *outputs: RecordingOutput, playback: Playback | None = None
+) -> Engine:
     return Engine(
         plan=job.plan,
         patch=job.patch,
@@ -71,7 +73,8 @@ def test_tick_stages_and_commits_the_rendered_patched_frame(mini: VenueJob) -> N
     assert [c.op for c in out.calls] == ["stage", "commit", "stage", "commit"]
     assert [c.now for c in out.commits] == [0.0, PERIOD]
     first, second = (c.dmx for c in out.commits)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     np.testing.assert_array_equal(first, expected_dmx(mini, SHOW_AT))
     np.testing.assert_array_equal(second, expected_dmx(mini, SHOW_AT + PERIOD))
     assert light(mini, first).max() > 0.9  # a lit look, so "dark" below means something
@@ -91,7 +94,7 @@ def test_blackout_between_stage_and_deliver_makes_that_very_frame_dark(mini: Ven
     lit = out.latched.copy()
     prepared = engine.prepare(PERIOD, 1)
     engine.stage(prepared, 0.0)  # the frame's data went out ahead of its deadline, lit
-    assert light(mini, out.of("stage")[-1].dmx).max() > 0.9  # type: ignore[arg-type]
+    assert light(mini, out.last_staged).max() > 0.9
     engine.command(lambda p, t: p.set_blackout(t, True), 0.01)
     engine.deliver(prepared, PERIOD)
     dark = out.latched
@@ -124,7 +127,7 @@ def test_grand_master_change_applies_at_delivery(mini: VenueJob) -> None:
     engine = engine_with(mini, out)
     prepared = engine.prepare(0.0)
     engine.stage(prepared, 0.0)
-    np.testing.assert_array_equal(out.of("stage")[-1].dmx, expected_dmx(mini, SHOW_AT))  # type: ignore[arg-type]
+    np.testing.assert_array_equal(out.last_staged, expected_dmx(mini, SHOW_AT))
     engine.command(lambda p, t: p.set_master(t, 0.5), 0.0)
     engine.deliver(prepared, 0.0)
     half = expected_dmx(mini, SHOW_AT, master=0.5)
@@ -147,9 +150,9 @@ def test_an_ended_show_set_to_black_out_goes_dark(mini: VenueJob) -> None:
     out = RecordingOutput()
     engine = engine_with(mini, out, playback=playing(mini, at=19.99))
     engine.tick(0.0)
-    assert engine.playback.state is PlayState.RUNNING
+    assert engine.statistics(0.0).playback.state is PlayState.RUNNING
     engine.tick(1.0)
-    assert engine.playback.state is PlayState.ENDED
+    assert engine.statistics(1.0).playback.state is PlayState.ENDED
     assert light(mini, out.latched).max() == 0.0
 
 
@@ -164,7 +167,11 @@ def test_an_ended_show_set_to_hold_keeps_its_last_look(mini: VenueJob) -> None:
 
 @pytest.mark.parametrize("op", ["open", "stage", "commit", "poll", "close"])
 def test_a_failing_output_is_counted_and_the_others_carry_on(mini: VenueJob, op: Op) -> None:
-    good1, bad, good2 = RecordingOutput("a"), RecordingOutput("bad", fail={op}), RecordingOutput("b")
+    good1, bad, good2 = (
+        RecordingOutput("a"),
+        RecordingOutput("bad", fail={op}),
+        RecordingOutput("b"),
+    )
     engine = engine_with(mini, good1, bad, good2)
     engine.open(0.0)
     engine.tick(0.0)

@@ -23,8 +23,14 @@ def make(
     )
 
 
-def running(now: float = 0.0, **kwargs: object) -> Playback:
-    pb = make(**kwargs)  # type: ignore[arg-type]
+def running(
+    now: float = 0.0,
+    *,
+    duration: float = 20.0,
+    cues: list[tuple[str, float, bool]] | None = None,
+    end_action: EndAction = EndAction.BLACKOUT,
+) -> Playback:
+    pb = make(duration=duration, cues=cues, end_action=end_action)
     assert pb.arm(now).accepted
     assert pb.go(now).accepted
     return pb

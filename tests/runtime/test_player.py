@@ -10,8 +10,8 @@ import pytest
 
 from controller.runtime.engine import Engine
 from controller.runtime.job import VenueJob
-from controller.runtime.player import Player, request_realtime
 from controller.runtime.playback import Playback, PlayState
+from controller.runtime.player import Player, request_realtime
 from controller.testing import ManualClock
 from tests.runtime.fakes import RecordingOutput
 from tests.runtime.test_engine import expected_dmx, light, playing
@@ -164,7 +164,9 @@ def _burst_frame() -> int:
     return next(k for k in range(5, 200) if int((deadline(k + 2) - deadline(k)) / PERIOD) == 1)
 
 
-def _run_with_stall(job: VenueJob, wake: Callable[[int, float], float]) -> tuple[Engine, list[float]]:
+def _run_with_stall(
+    job: VenueJob, wake: Callable[[int, float], float]
+) -> tuple[Engine, list[float]]:
     """Staging frame k (right after frame k-1's commit) stalls until `wake(k, now)`."""
     clock = ManualClock(T0, autojump=True)
     k = _burst_frame()
@@ -226,7 +228,10 @@ def test_start_and_stop_run_the_loop_in_a_named_thread(mini: VenueJob) -> None:
 
 def test_an_error_in_the_loop_is_kept_for_the_caller(mini: VenueJob) -> None:
     engine = Engine(
-        plan=mini.plan, patch=mini.patch, playback=playing(mini, now=T0), outputs=[RecordingOutput()]
+        plan=mini.plan,
+        patch=mini.patch,
+        playback=playing(mini, now=T0),
+        outputs=[RecordingOutput()],
     )
     player = Player(engine=engine, clock=ManualClock(T0))  # no autojump: wait_until refuses
     player.start()

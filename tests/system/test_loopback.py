@@ -193,4 +193,5 @@ def test_citypulse_run_into_the_simulator_in_virtual_time(
     assert not any(any(r.data) for r in rows[-2:] if r.universe != 1)  # it ends black
     with Image.open(preview) as image:
         assert image.format == "PNG"
-        assert image.width > 0 and image.height > 0
+        assert image.width > 0
+        assert image.height > 0
