@@ -11,13 +11,14 @@ import ipaddress
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar, assert_never
+from typing import TypeAlias, assert_never
 
 import numpy as np
 from numpy.typing import NDArray
 
 from controller.errors import LocalProtocolError, RemoteProtocolError, Truncated
 from controller.protocols.datagram import DMX_SLOTS, Datagram, Mode, PacketBatch, UniverseStream
+from controller.protocols.fields import check_range, from_peer
 
 __all__ = [
     "ARTNET_ID",
@@ -79,22 +80,6 @@ _REPLY_FIELDS = tuple(_REPLY_CODES)
 _POLL_REPLY = struct.Struct(">" + "".join(code for _, code in _REPLY_LAYOUT))
 _NAMES = ("short_name", "long_name", "node_report")
 
-_T = TypeVar("_T")
-
-
-def _check(name: str, value: int, hi: int, *, lo: int = 0, why: str = "") -> None:
-    if not lo <= value <= hi:
-        msg = f"{name}={value!r} out of range {lo}..{hi}{why}"
-        raise LocalProtocolError(msg)
-
-
-def _remote(build: Callable[[], _T]) -> _T:
-    """Build a packet from peer bytes: a field-range failure is the peer's fault."""
-    try:
-        return build()
-    except LocalProtocolError as exc:
-        raise RemoteProtocolError(str(exc)) from exc
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ArtDmx:
@@ -106,10 +91,10 @@ class ArtDmx:
     data: bytes  # Art-Net 4, ArtDmx: Length is even, 2..512; odd lengths are padded on encode
 
     def __post_init__(self) -> None:
-        _check("sequence", self.sequence, 255)
-        _check("physical", self.physical, 255)
-        _check("port_address", self.port_address, 32767, why=" (15-bit Port-Address)")
-        _check("len(data)", len(self.data), DMX_SLOTS, lo=1)
+        check_range("sequence", self.sequence, 255)
+        check_range("physical", self.physical, 255)
+        check_range("port_address", self.port_address, 32767, why=" (15-bit Port-Address)")
+        check_range("len(data)", len(self.data), DMX_SLOTS, lo=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,7 +115,7 @@ class ArtPoll:
 
     def __post_init__(self) -> None:
         for name, hi in zip(_POLL_FIELDS, (255, 255, 32767, 32767, 0xFFFF, 0xFFFF), strict=True):
-            _check(name, getattr(self, name), hi)
+            check_range(name, getattr(self, name), hi)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,13 +169,13 @@ class ArtPollReply:
                     msg = f"{name}={value!r} must be at most {size - 1} latin-1 chars without NUL"
                     raise LocalProtocolError(msg)
             elif code in ("B", "H", "2s"):  # "2s": the little-endian uint16 Port and EstaMan
-                _check(name, value, 255 if code == "B" else 0xFFFF)
+                check_range(name, value, 255 if code == "B" else 0xFFFF)
             elif code in ("4s", "6s") and len(value) != int(code[0]):  # fixed-size arrays
                 msg = f"len({name})={len(value)!r}, expected {code[0]}"
                 raise LocalProtocolError(msg)
-        _check("net_switch", self.net_switch, 127)
-        _check("sub_switch", self.sub_switch, 15)
-        _check("num_ports", self.num_ports, 4)
+        check_range("net_switch", self.net_switch, 127)
+        check_range("sub_switch", self.sub_switch, 15)
+        check_range("num_ports", self.num_ports, 4)
 
     @property
     def output_port_addresses(self) -> tuple[int, ...]:
@@ -205,15 +190,15 @@ ArtNetPacket: TypeAlias = ArtDmx | ArtSync | ArtPoll | ArtPollReply
 
 def port_address(net: int, sub_net: int, universe: int) -> int:
     """Art-Net 4 15-bit Port-Address from Net (0..127), Sub-Net (0..15), Universe (0..15)."""
-    _check("net", net, 127)
-    _check("sub_net", sub_net, 15)
-    _check("universe", universe, 15)
+    check_range("net", net, 127)
+    check_range("sub_net", sub_net, 15)
+    check_range("universe", universe, 15)
     return net << 8 | sub_net << 4 | universe
 
 
 def split_port_address(address: int) -> tuple[int, int, int]:
     """Inverse of `port_address`: (net, sub_net, universe)."""
-    _check("port_address", address, 32767, why=" (15-bit Port-Address)")
+    check_range("port_address", address, 32767, why=" (15-bit Port-Address)")
     return address >> 8, address >> 4 & 0x0F, address & 0x0F
 
 
@@ -281,7 +266,9 @@ def _decode_dmx(buf: bytes) -> ArtDmx:
     _need(buf, DMX_HEADER_SIZE + length, "ArtDmx")
     data = buf[DMX_HEADER_SIZE : DMX_HEADER_SIZE + length]
     pa = net << 8 | sub_uni
-    return _remote(lambda: ArtDmx(sequence=sequence, physical=physical, port_address=pa, data=data))
+    return from_peer(
+        lambda: ArtDmx(sequence=sequence, physical=physical, port_address=pa, data=data)
+    )
 
 
 def _decode_sync(buf: bytes) -> ArtSync:
@@ -295,7 +282,7 @@ def _decode_poll(buf: bytes) -> ArtPoll:
     body = buf[10:POLL_SIZE].ljust(_POLL.size, b"\x00")  # older 14-byte form: rest is zero
     version, *values = _POLL.unpack(body)
     _check_version(version)
-    return _remote(lambda: ArtPoll(**dict(zip(_POLL_FIELDS, values, strict=True))))
+    return from_peer(lambda: ArtPoll(**dict(zip(_POLL_FIELDS, values, strict=True))))
 
 
 def _name(raw: bytes, field: str) -> str:
@@ -318,7 +305,7 @@ def _decode_reply(buf: bytes) -> ArtPollReply:
         elif name in _NAMES:
             value = _name(value, name)
         fields[name] = value
-    return _remote(lambda: ArtPollReply(**fields))  # type: ignore[arg-type]
+    return from_peer(lambda: ArtPollReply(**fields))  # type: ignore[arg-type]
 
 
 _DECODERS: dict[int, Callable[[bytes], ArtNetPacket]] = {

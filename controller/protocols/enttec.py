@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass
 
 from controller.errors import LocalProtocolError, RemoteProtocolError, Truncated
+from controller.protocols.fields import check_range
 
 __all__ = [
     "EOM",
@@ -50,9 +51,7 @@ class Label(enum.IntEnum):
 
 
 def _check(name: str, value: int, lo: int, hi: int) -> None:
-    if not lo <= value <= hi:
-        msg = f"{name}={value!r} out of range {lo}..{hi}"
-        raise LocalProtocolError(msg)
+    check_range(name, value, hi, lo=lo)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias
 
 from controller.errors import LocalProtocolError, RemoteProtocolError, Truncated
+from controller.protocols.fields import from_peer
 
 __all__ = [
     "BUNDLE_TAG",
@@ -41,15 +41,6 @@ OscArg: TypeAlias = int | float | str | bytes | bool | None
 _INT32, _INT64 = struct.Struct(">i"), struct.Struct(">q")
 _FLOAT32, _FLOAT64 = struct.Struct(">f"), struct.Struct(">d")
 _TIMETAG = struct.Struct(">Q")
-_T = TypeVar("_T")
-
-
-def _remote(build: Callable[[], _T]) -> _T:
-    """Build a packet from peer bytes: a validation failure is the peer's fault."""
-    try:
-        return build()
-    except LocalProtocolError as exc:
-        raise RemoteProtocolError(str(exc)) from exc
 
 
 def _is_text(text: str) -> bool:
@@ -247,7 +238,7 @@ def _decode_message(buf: bytes) -> Message:
     if i != len(buf):
         msg = f"{len(buf) - i} bytes after the last argument of {address!r}"
         raise RemoteProtocolError(msg)
-    return _remote(lambda: Message(address=address, args=tuple(args), type_tags=tags[1:]))
+    return from_peer(lambda: Message(address=address, args=tuple(args), type_tags=tags[1:]))
 
 
 def _decode_bundle(buf: bytes, depth: int) -> Bundle:
@@ -267,7 +258,7 @@ def _decode_bundle(buf: bytes, depth: int) -> Bundle:
         _need(buf, i + 4 + size, "bundle element")
         elements.append(_decode(buf[i + 4 : i + 4 + size], depth + 1))
         i += 4 + size
-    return _remote(lambda: Bundle(timetag=timetag, elements=tuple(elements)))
+    return from_peer(lambda: Bundle(timetag=timetag, elements=tuple(elements)))
 
 
 def _decode(buf: bytes, depth: int) -> OscPacket:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar, assert_never
+from typing import TypeAlias, assert_never
 
 import numpy as np
 from numpy.typing import NDArray
 
 from controller.errors import LocalProtocolError, RemoteProtocolError, Truncated
 from controller.protocols.datagram import DMX_SLOTS, Datagram, Mode, PacketBatch, UniverseStream
+from controller.protocols.fields import check_range, from_peer
 
 __all__ = [
     "DISCOVERY_GROUP",
@@ -69,14 +70,6 @@ _DATA = struct.Struct(_ROOT + "HI64sBHBBH" + "HBBHHHB")  # + framing @38, DMP @1
 _SYNC = struct.Struct(_ROOT + "HIBHH")  # + flags&length, vector, sequence, sync, reserved
 _DISCOVERY = struct.Struct(_ROOT + "HI64s4x" + "HIBB")  # + framing @38, discovery layer @112
 
-_T = TypeVar("_T")
-
-
-def _check(name: str, value: int, hi: int, *, lo: int = 0) -> None:
-    if not lo <= value <= hi:
-        msg = f"{name}={value!r} out of range {lo}..{hi}"
-        raise LocalProtocolError(msg)
-
 
 def _check_source(cid: bytes, source_name: str) -> None:
     if len(cid) != 16:  # E1.31: CID is a 16-byte UUID
@@ -90,14 +83,6 @@ def _check_source(cid: bytes, source_name: str) -> None:
     if len(raw) > 63 or b"\x00" in raw:  # E1.31: 64-byte field, NUL-terminated UTF-8
         msg = f"source_name={source_name!r} must be at most 63 UTF-8 bytes without NUL"
         raise LocalProtocolError(msg)
-
-
-def _remote(build: Callable[[], _T]) -> _T:
-    """Build a packet from peer bytes: a field-range failure is the peer's fault."""
-    try:
-        return build()
-    except LocalProtocolError as exc:
-        raise RemoteProtocolError(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,12 +103,12 @@ class DataPacket:
 
     def __post_init__(self) -> None:
         _check_source(self.cid, self.source_name)
-        _check("priority", self.priority, 200)
-        _check("sync_address", self.sync_address, 63999)
-        _check("sequence", self.sequence, 255)
-        _check("universe", self.universe, 63999, lo=1)
-        _check("start_code", self.start_code, 255)
-        _check("len(data)", len(self.data), DMX_SLOTS)
+        check_range("priority", self.priority, 200)
+        check_range("sync_address", self.sync_address, 63999)
+        check_range("sequence", self.sequence, 255)
+        check_range("universe", self.universe, 63999, lo=1)
+        check_range("start_code", self.start_code, 255)
+        check_range("len(data)", len(self.data), DMX_SLOTS)
 
     @property
     def options(self) -> int:
@@ -145,8 +130,8 @@ class SyncPacket:
 
     def __post_init__(self) -> None:
         _check_source(self.cid, "")
-        _check("sequence", self.sequence, 255)
-        _check("sync_address", self.sync_address, 63999, lo=1)
+        check_range("sequence", self.sequence, 255)
+        check_range("sync_address", self.sync_address, 63999, lo=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,11 +146,11 @@ class DiscoveryPacket:
 
     def __post_init__(self) -> None:
         _check_source(self.cid, self.source_name)
-        _check("last_page", self.last_page, 255)
-        _check("page", self.page, self.last_page)
-        _check("len(universes)", len(self.universes), DISCOVERY_PAGE_SIZE)
+        check_range("last_page", self.last_page, 255)
+        check_range("page", self.page, self.last_page)
+        check_range("len(universes)", len(self.universes), DISCOVERY_PAGE_SIZE)
         for universe in self.universes:
-            _check("universe", universe, 63999, lo=1)
+            check_range("universe", universe, 63999, lo=1)
         if any(a >= b for a, b in zip(self.universes, self.universes[1:], strict=False)):
             msg = f"universes={self.universes!r} must be sorted ascending without repeats"
             raise LocalProtocolError(msg)
@@ -177,7 +162,7 @@ SacnPacket: TypeAlias = DataPacket | SyncPacket | DiscoveryPacket
 def multicast_group(universe: int) -> str:
     """IPv4 group of a universe: 239.255.hi.lo (E1.31 §9.3.1); also for 64214 (discovery)."""
     if universe != DISCOVERY_UNIVERSE:
-        _check("universe", universe, 63999, lo=1)
+        check_range("universe", universe, 63999, lo=1)
     return f"239.255.{universe >> 8}.{universe & 0xFF}"
 
 
@@ -247,7 +232,7 @@ def _decode_data(buf: bytes) -> DataPacket:
     _expect("dmp address increment", f[18], 0x0001)
     _expect("dmp property value count", f[19], n + 1, 0)
     name, options = _source_name(f[8]), f[12]
-    return _remote(
+    return from_peer(
         lambda: DataPacket(
             cid=f[5], source_name=name, priority=f[9], sync_address=f[10], sequence=f[11],
             preview=bool(options & _PREVIEW), stream_terminated=bool(options & _TERMINATED),
@@ -261,7 +246,7 @@ def _decode_sync(buf: bytes) -> SyncPacket:
     _expect("root length", len(buf) - 16, _SYNC.size - 16, 0)
     f = _SYNC.unpack(buf)
     _expect("framing flags&length", f[6], _FLAGS | 11)
-    return _remote(lambda: SyncPacket(cid=f[5], sequence=f[8], sync_address=f[9]))
+    return from_peer(lambda: SyncPacket(cid=f[5], sequence=f[8], sync_address=f[9]))
 
 
 def _decode_discovery(buf: bytes) -> DiscoveryPacket:
@@ -274,7 +259,7 @@ def _decode_discovery(buf: bytes) -> DiscoveryPacket:
     _expect("discovery flags&length", f[9], _FLAGS | (8 + 2 * n))
     _expect("discovery vector", f[10], _VECTOR_UNIVERSE_LIST, 8)
     name, universes = _source_name(f[8]), struct.unpack_from(f">{n}H", buf, _DISCOVERY.size)
-    return _remote(
+    return from_peer(
         lambda: DiscoveryPacket(
             cid=f[5], source_name=name, page=f[11], last_page=f[12], universes=universes
         )

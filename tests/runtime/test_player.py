@@ -40,8 +40,20 @@ def rig(
     return engine, out, clock
 
 
+def bounded(done: Callable[[float], bool], max_frames: int = 5_000) -> Callable[[float], bool]:
+    """`done`, or True after `max_frames` calls anyway: a broken loop fails, never hangs."""
+    calls = 0
+
+    def until(now: float) -> bool:
+        nonlocal calls
+        calls += 1
+        return done(now) or calls >= max_frames
+
+    return until
+
+
 def frames_until(n: int) -> Callable[[float], bool]:
-    return lambda now: now >= deadline(n - 1)
+    return bounded(lambda now: now >= deadline(n - 1))
 
 
 def commit_times(out: RecordingOutput) -> list[float]:
@@ -114,7 +126,7 @@ def test_the_end_of_the_show_stops_the_player_with_until(mini: VenueJob) -> None
     def ended(now: float) -> bool:
         return playback.update(now) is PlayState.ENDED
 
-    Player(engine=engine, clock=clock, until=ended).run()
+    Player(engine=engine, clock=clock, until=bounded(ended)).run()
     assert len(out.commits) == FPS + 1  # 19.000 .. 20.000 s
     assert playback.state is PlayState.ENDED
     assert light(mini, out.latched).max() == 0.0  # end_action blackout, on the last frame
