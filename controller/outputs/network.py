@@ -54,7 +54,13 @@ def is_sync_packet(data: bytes) -> bool:
     """An ArtSync (OpCode 0x5200) or an E1.31 universe-synchronization packet (root vector 8)."""
     if data[:8] == b"Art-Net\x00":
         return data[8:10] == b"\x00\x52"
-    return len(data) >= 22 and data[18:22] == b"\x00\x00\x00\x08"
+    # E1.31: root vector 8 (VECTOR_ROOT_E131_EXTENDED) covers sync AND discovery; the
+    # framing vector tells them apart: 1 = synchronization, 2 = universe discovery
+    return (
+        len(data) >= 44
+        and data[18:22] == b"\x00\x00\x00\x08"
+        and data[40:44] == b"\x00\x00\x00\x01"
+    )
 
 
 class _DatagramOutput:

@@ -30,7 +30,16 @@ class UdpSink:
         self._sock: socket.socket | None = None
 
     def open(self) -> None:
+        """Create and configure the socket (raises OSError; nothing is left half-open)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._configure(sock)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+
+    def _configure(self, sock: socket.socket) -> None:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
@@ -44,11 +53,15 @@ class UdpSink:
                 socket.IP_MULTICAST_IF,
                 socket.inet_aton(self.multicast_interface),
             )
-        self._sock = sock
 
     def sendto(self, data: bytes, address: tuple[str, int]) -> None:
         if self._sock is None:
-            self.open()
+            try:
+                self.open()
+            except OSError as exc:  # e.g. a multicast interface not on this host: count, drop
+                self.errors += 1
+                self.last_error = f"socket setup: {exc.strerror or exc}"
+                return
         assert self._sock is not None
         try:
             self._sock.sendto(data, address)

@@ -44,6 +44,7 @@ class RecordingOutput:
         fail: Collection[Op] = (),
         on_stage: Callable[[int, float], None] | None = None,
         commits_wanted: int | None = None,
+        pause: bool = False,
     ) -> None:
         self.name = name
         self.fail = frozenset(fail)
@@ -54,6 +55,8 @@ class RecordingOutput:
         self.stages = 0
         self.commits_wanted = commits_wanted
         self.enough = threading.Event()  # set once `commits_wanted` commits happened
+        self.pause = pause  # then block that commit until `release` (at most 10 s)
+        self.release = threading.Event()
 
     def _enter(self, op: Op) -> None:
         if op in self.fail:
@@ -78,6 +81,8 @@ class RecordingOutput:
         self._stats.frames += 1
         if self.commits_wanted is not None and self._stats.frames >= self.commits_wanted:
             self.enough.set()
+            if self.pause and self._stats.frames == self.commits_wanted:
+                self.release.wait(10)
 
     def send_frame(self, now: float, dmx: U8) -> None:
         self.stage(now, dmx)

@@ -10,7 +10,7 @@ import pytest
 
 from controller.runtime.engine import Engine
 from controller.runtime.job import VenueJob
-from controller.runtime.playback import Playback, PlayState
+from controller.runtime.playback import PlayState
 from controller.runtime.player import Player, request_realtime
 from controller.testing import ManualClock
 from tests.runtime.fakes import RecordingOutput
@@ -274,17 +274,22 @@ def test_a_lateness_sample_is_kept_per_delivered_frame(mini: VenueJob) -> None:
 
 def test_playback_commands_can_come_from_another_thread(mini: VenueJob) -> None:
     clock = ManualClock(T0, autojump=True)
-    out = RecordingOutput(commits_wanted=5)
-    playback: Playback = playing(mini, now=T0)
+    out = RecordingOutput(commits_wanted=5, pause=True)  # the output thread waits in commit 5
+    playback = playing(mini, now=T0)
     engine = Engine(plan=mini.plan, patch=mini.patch, playback=playback, outputs=[out])
-    player = Player(engine=engine, clock=clock)
+    player = Player(engine=engine, clock=clock, until=frames_until(20))
     player.start()
     try:
-        assert out.enough.wait(10)
+        assert out.enough.wait(10), "the output thread delivered nothing"
         result = engine.command(lambda p, t: p.hold(t), clock.now())
-        assert result.accepted
     finally:
-        player.stop()
+        out.release.set()
         player.join(10)
+    assert not player.running
     assert player.error is None
-    assert playback.state is PlayState.HELD
+    assert result.message == f"held at {START_AT + 4 * PERIOD:.3f} s"  # at frame 4's deadline
+    held = playback.snapshot(clock.now()).position
+    frozen = [c.dmx for c in out.commits[5:]]
+    assert len(frozen) == 15
+    for dmx in frozen:  # every frame after the HOLD shows the held look
+        np.testing.assert_array_equal(dmx, expected_dmx(mini, held))
