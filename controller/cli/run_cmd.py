@@ -94,7 +94,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
         raise ArgumentError("--preview", f"{str(args.preview)!r}: use a .png file")
     if args.osc_in is not None and not 0 <= args.osc_in <= 65535:
         raise ArgumentError("--osc-in", f"port {args.osc_in} out of range 0..65535")
-    if args.virtual and not (args.go or args.auto_go):
+    if args.virtual and not args.go:
         raise ArgumentError("--virtual", "needs --go (nobody can press GO in virtual time)")
     return RunOptions(
         output=args.output,
@@ -118,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     job = load_venue(args.show, args.venue)
     start = resolve_time(args.start, job.loaded, "--from") if args.start else None
+    holds = [c.name for c in job.plan.cues if c.hold and (start is None or c.t > start)]
+    if options.virtual and holds and not options.auto_go and options.duration is None:
+        raise ArgumentError(
+            "--virtual",
+            f"the show holds at {holds[0]!r} and nobody can press GO in virtual time: "
+            "add --auto-go or --duration",
+        )
     session = RunSession(job, options, start=start)
     interactive = sys.stdin.isatty() and sys.stderr.isatty() and not options.virtual
     if options.virtual:

@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"simulating {plan.venue}: listening on " + ", ".join(where) + "\n")
             deadline = None if args.duration is None else clock.now() + args.duration
             while deadline is None or clock.now() < deadline:
-                await clock.sleep_until(clock.now() + 1.0)
+                step = clock.now() + 1.0
+                await clock.sleep_until(step if deadline is None else min(step, deadline))
                 s = core.statistics()
                 sys.stderr.write(
                     f"\r  frames {s.frames_latched}  packets {s.packets.total}  malformed "

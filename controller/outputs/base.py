@@ -61,3 +61,6 @@ class Output(Protocol):
         """End streams cleanly (sACN stream-terminated, final frames)."""
 
     def stats(self) -> OutputStats: ...
+
+    def note_error(self, message: str) -> None:
+        """Count a failure the caller caught while driving this output."""

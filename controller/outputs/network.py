@@ -76,6 +76,8 @@ class _DatagramOutput:
         self._stats = OutputStats(name=name)
         self._held: list[Datagram] = []
         self._staged: list[Datagram] = []
+        self._own_errors = 0
+        self._own_last_error: str | None = None
 
     def _encode(self, now: float, dmx: NDArray[np.uint8]) -> list[Datagram]:
         raise NotImplementedError
@@ -109,10 +111,14 @@ class _DatagramOutput:
         if callable(opener):
             opener()
 
+    def note_error(self, message: str) -> None:
+        self._own_errors += 1
+        self._own_last_error = message
+
     def stats(self) -> OutputStats:
-        errors = getattr(self.sink, "errors", 0)
-        self._stats.errors = int(errors)
-        self._stats.last_error = getattr(self.sink, "last_error", None)
+        """Errors the engine caught plus the sink's own (failed sends)."""
+        self._stats.errors = self._own_errors + int(getattr(self.sink, "errors", 0))
+        self._stats.last_error = getattr(self.sink, "last_error", None) or self._own_last_error
         return self._stats
 
 

@@ -142,6 +142,10 @@ class EnttecOutput:
     def stats(self) -> OutputStats:
         return self._link.stats
 
+    def note_error(self, message: str) -> None:
+        self._link.stats.errors += 1
+        self._link.stats.last_error = message
+
 
 class OpenDmxOutput:
     """Raw DMX on an FTDI cable, paced by its own thread on absolute deadlines."""
@@ -239,3 +243,7 @@ class OpenDmxOutput:
 
     def stats(self) -> OutputStats:
         return self._link.stats
+
+    def note_error(self, message: str) -> None:
+        self._link.stats.errors += 1
+        self._link.stats.last_error = message

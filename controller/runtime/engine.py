@@ -98,6 +98,8 @@ class Engine:
             self.playback.update(deadline)
             position = self.playback.position(deadline)
             master = self.playback.master * self.plan.intensity
+            if self.playback.output_dark(deadline):
+                master = 0.0  # staged ahead while blacked out: stage black, never the lit look
         self._flip ^= 1
         frame, dmx, driven = (
             self._frames[self._flip],
@@ -113,9 +115,7 @@ class Engine:
             action(out)
         except Exception as exc:  # isolate outputs from each other: count, carry on
             self.output_failures += 1
-            stats = out.stats()
-            stats.errors += 1
-            stats.last_error = f"{type(exc).__name__}: {exc}"
+            out.note_error(f"{type(exc).__name__}: {exc}")
 
     def stage(self, prepared: Prepared, now: float) -> None:
         """Send the frame's data ahead of its deadline (see the module rules)."""
@@ -130,9 +130,10 @@ class Engine:
         dmx = prepared.dmx
         restage = not prepared.staged
         if dark:
-            dmx = self.patch.apply(prepared.frame, self._dark, 0.0, prepared.driven)
             self.blackout_frames += 1
-            restage = True
+            if prepared.master != 0.0:
+                dmx = self.patch.apply(prepared.frame, self._dark, 0.0, prepared.driven)
+                restage = True
         elif master != prepared.master:
             dmx = self.patch.apply(prepared.frame, self._dark, master, prepared.driven)
             restage = True

@@ -5,14 +5,16 @@ Strategy:
   frame k the thread renders frame k + 1 and sends its data (receivers buffer it), then
   waits for the deadline (`Clock.wait_until`, never a relative sleep) and sends only the
   sync packets: rendering and bulk sending never delay the moment a frame appears.
-- Latest frame wins: if the thread wakes more than a frame late, it skips to the frame
-  due now and counts the skipped ones as dropped; it never sends a burst to catch up.
+- Latest frame wins: a frame the thread could only send more than half a period late is
+  dropped (counted), and the thread renders the first frame whose deadline is still
+  ahead, so two frames never leave less than half a period apart and nothing bursts.
 - SCHED_FIFO real-time priority is requested when asked and allowed; refusal is reported,
   not fatal.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -20,7 +22,9 @@ from collections.abc import Callable
 from controller.clock import Clock
 from controller.runtime.engine import Engine
 
-__all__ = ["Player", "request_realtime"]
+__all__ = ["LATE_FRACTION", "Player", "request_realtime"]
+
+LATE_FRACTION = 0.5  # a frame later than this part of a period is dropped, not sent
 
 
 def request_realtime(priority: int = 50) -> str:
@@ -82,17 +86,23 @@ class Player:
         t0 = clock.now()
         k = 0
         prepared = engine.prepare(t0, 0)
+        skipped = False
         while not self._stop.is_set():
             deadline = t0 + k * period
             clock.wait_until(deadline)
             now = clock.now()
-            behind = int((now - deadline) / period)
-            if behind > 0:  # latest frame wins: skip what we missed, render the due frame
-                k += behind
-                engine.frames_dropped += behind
-                deadline = t0 + k * period
-                prepared = engine.prepare(deadline, k)
-                now = clock.now()
+            if now - deadline > period * LATE_FRACTION and not skipped:
+                # Latest frame wins: this frame is too late to send (it would land close to
+                # the next one). Skip to the first deadline still ahead and render that
+                # frame; it goes out even if rendering it overran (so the show always
+                # progresses), but frames never bunch and nothing bursts to catch up.
+                due = max(k + 1, math.ceil((now - t0) / period))
+                engine.frames_dropped += due - k
+                k = due
+                prepared = engine.prepare(t0 + k * period, k)
+                skipped = True
+                continue
+            skipped = False
             engine.deliver(prepared, now)
             self.next_deadline = deadline + period
             engine.poll(now)

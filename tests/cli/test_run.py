@@ -190,23 +190,12 @@ def _run_bounded(*argv: str, timeout_s: float = 10.0) -> int | None:
     return done.returncode
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `run --virtual --auto-go` without --go passes the '--virtual needs --go' "
-    "check, but nothing ever presses GO: the show stays ARMED and the virtual-time loop "
-    "never ends",
-)
 def test_virtual_with_auto_go_but_no_go_does_not_run_forever() -> None:
     code = _run_bounded(str(MINI), "--output", "sim", "--virtual", "--auto-go")
     assert code is not None, "still running after 10 s of wall time (virtual loop spinning)"
     assert code in (0, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `run --virtual --go` without --auto-go or --duration on a show with a hold "
-    "cue holds there forever: nobody can press GO in virtual time and the loop never ends",
-)
 def test_virtual_go_on_a_show_with_a_hold_does_not_run_forever() -> None:
     code = _run_bounded(str(MINI), "--output", "sim", "--virtual", "--go")
     assert code is not None, "still running after 10 s of wall time (held at the 'go' cue)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import select
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from controller.outputs.serial_dmx import (
 )
 from controller.testing import ManualClock
 from simulator.wire import enttec as wire_enttec
+from tests.outputs.fakes import LinePort
 
 LABEL6_HEAD = bytes((0x7E, 0x06, 0x01, 0x02, 0x00))  # SOM, label 6, length 513 LE, start code
 EOM = b"\xe7"
@@ -226,46 +226,6 @@ def test_a_device_that_fails_before_any_frame_is_not_counted_as_reopened() -> No
 
 
 # -- Open DMX: BREAK, MAB, slots on absolute deadlines ----------------------------------------
-
-
-class LinePort:
-    """An Open DMX line: records (clock time, operation, value) for every call."""
-
-    def __init__(self, clock: ManualClock, *, packets_wanted: int = 0) -> None:
-        self.clock = clock
-        self.events: list[tuple[float, str, object]] = []
-        self._break = False
-        self.packets = 0
-        self.packets_wanted = packets_wanted
-        self.enough = threading.Event()
-        self.threads: set[str] = set()
-
-    @property
-    def break_condition(self) -> bool:
-        return self._break
-
-    @break_condition.setter
-    def break_condition(self, value: bool) -> None:
-        self._break = value
-        self.events.append((self.clock.now(), "break", value))
-
-    def write(self, data: bytes) -> int:
-        self.events.append((self.clock.now(), "write", bytes(data)))
-        return len(data)
-
-    def flush(self) -> None:
-        self.events.append((self.clock.now(), "flush", None))
-        self.threads.add(threading.current_thread().name)
-        self.packets += 1
-        if self.packets_wanted and self.packets >= self.packets_wanted:
-            self.enough.set()
-
-    def close(self) -> None:
-        self.events.append((self.clock.now(), "close", None))
-
-    def packet_list(self) -> list[list[tuple[float, str, object]]]:
-        ops = [e for e in self.events if e[1] != "close"]
-        return [ops[i : i + 4] for i in range(0, len(ops) - len(ops) % 4, 4)]
 
 
 def check_packet(packet: list[tuple[float, str, object]], start: float, slots: bytes) -> None:

@@ -116,26 +116,23 @@ def test_a_send_the_os_refuses_is_counted_not_raised(
     assert sink.last_error == f"{address[0]}:{address[1]}: {why}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: UdpSink.sendto opens its socket outside the error handling, so a socket "
-    "that cannot be set up (a multicast interface that is not on this host) raises "
-    "instead of being counted; open() also leaks the half-configured socket",
-)
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_socket_that_cannot_be_set_up_is_counted_not_raised() -> None:
+    """Regression: the socket was opened outside the error handling (and leaked)."""
     sink = UdpSink(multicast_interface="192.0.2.77")  # TEST-NET-1: never a local address
     raised = None
     try:
+        sink.sendto(b"x", (LOOPBACK, 9))
         sink.sendto(b"x", (LOOPBACK, 9))
     except OSError as exc:
         raised = repr(exc)
     finally:
         sink.close()
-        gc.collect()  # a leaked socket is finalised here, under this test's filters
     assert raised is None, f"sendto raised {raised}"
-    assert sink.errors == 1
+    assert (sink.sent, sink.errors) == (0, 2)
+    assert sink.last_error == "socket setup: Cannot assign requested address"
+    with pytest.raises(OSError, match="Cannot assign requested address"):
+        sink.open()  # open() itself raises, and leaves no socket behind
+    gc.collect()  # a leaked socket would raise ResourceWarning here (filterwarnings=error)
 
 
 @pytest.mark.parametrize(

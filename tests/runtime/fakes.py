@@ -96,6 +96,10 @@ class RecordingOutput:
         self._enter("close")
         self.calls.append(Call("close", now))
 
+    def note_error(self, message: str) -> None:
+        self._stats.errors += 1
+        self._stats.last_error = message
+
     def stats(self) -> OutputStats:
         return self._stats
 

@@ -6,40 +6,22 @@ import dataclasses
 
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 
-from controller.attributes import LIGHT_ATTRIBUTES, Attribute
+from controller.attributes import Attribute
+from controller.outputs.network import ArtNetOutput
+from controller.outputs.routing import Route
+from controller.outputs.serial_dmx import OpenDmxOutput
 from controller.patch.patcher import FIXED_SLOT
-from controller.render.renderer import render
 from controller.runtime.engine import Engine
 from controller.runtime.job import VenueJob
 from controller.runtime.playback import EndAction, Playback, PlayState
+from controller.show.rig import Protocol
+from controller.testing import ManualClock
+from tests.outputs.fakes import LinePort
 from tests.runtime.fakes import Op, RecordingOutput
+from tests.runtime.helpers import SHOW_AT, expected_dmx, light, playing, slots
 
 PERIOD = 1 / 40
-SHOW_AT = 6.0  # past the 'go' hold: floods red, the pixel chase running
-
-
-def expected_dmx(job: VenueJob, position: float, master: float = 1.0) -> NDArray[np.uint8]:
-    """Render + patch the mini venue at `position`, independently of the engine."""
-    plan, patch = job.plan, job.patch
-    frame, driven = plan.new_frame(), plan.new_driven()
-    render(plan, position, frame, driven)
-    return patch.apply(frame, patch.new_output(), master * plan.intensity, driven)
-
-
-def playing(
-    job: VenueJob, *, at: float = SHOW_AT, end: EndAction = EndAction.BLACKOUT, now: float = 0.0
-) -> Playback:
-    """The mini show RUNNING from position `at` at clock time `now`."""
-    plan = job.plan
-    pb = Playback(
-        duration=plan.duration, cues=[(c.name, c.t, c.hold) for c in plan.cues], end_action=end
-    )
-    pb.arm(now)
-    pb.seek(now, at)
-    pb.go(now)
-    return pb
 
 
 def engine_with(
@@ -51,18 +33,6 @@ def engine_with(
         playback=playback or playing(job),
         outputs=outputs or (RecordingOutput(),),
     )
-
-
-def slots(job: VenueJob, *attributes: int) -> NDArray[np.intp]:
-    """Flat output slots (coarse and fine) driven by these attributes or markers."""
-    return np.flatnonzero(np.isin(job.patch.slot_attr, attributes))
-
-
-def light(job: VenueJob, dmx: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """Light rows (intensity and colour) that these bytes show, decoded through the patch."""
-    frame = job.patch.decode(dmx, job.plan.new_frame())
-    rows = [int(Attribute.INTENSITY), *(int(a) for a in LIGHT_ATTRIBUTES)]
-    return frame[rows]
 
 
 def test_tick_stages_and_commits_the_rendered_patched_frame(mini: VenueJob) -> None:
@@ -187,6 +157,54 @@ def test_a_failing_output_is_counted_and_the_others_carry_on(mini: VenueJob, op:
     assert by_name["bad"].errors == 1
     assert by_name["bad"].last_error == f"OSError: bad: {op} failed"
     assert (by_name["a"].errors, by_name["b"].errors) == (0, 0)
+
+
+class RaisingSink:
+    """A datagram sink whose network is down (a transport that raises)."""
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> None:
+        msg = "network is down"
+        raise OSError(msg)
+
+
+def test_a_failing_network_output_keeps_its_error_count(mini: VenueJob) -> None:
+    route = Route(protocol=Protocol.ARTNET, universes=(1, 2), wire=(1, 2), host="127.0.0.1")
+    artnet = ArtNetOutput(
+        name="artnet[1]", routes=[route], universes=mini.patch.universes, sink=RaisingSink()
+    )
+    good = RecordingOutput("good")
+    engine = Engine(
+        plan=mini.plan, patch=mini.patch, playback=playing(mini), outputs=[artnet, good]
+    )
+    engine.tick(0.0)
+    stats = engine.statistics(0.0)
+    assert (stats.output_failures, len(good.commits)) == (1, 1)
+    failed = stats.outputs[0]
+    assert (failed.name, failed.errors) == ("artnet[1]", 1)
+    assert failed.last_error == "OSError: network is down"
+
+
+def test_open_dmx_never_puts_the_lit_look_on_the_line_during_blackout(mini: VenueJob) -> None:
+    clock = ManualClock(autojump=True)
+    line = LinePort(clock)
+    dmx_out = OpenDmxOutput(
+        name="opendmx[1]", device="/dev/ttyUSB0", row=0, clock=clock, opener=lambda _: line
+    )  # paced; its thread's packets are played by hand at chosen times (write_packet)
+    engine = Engine(plan=mini.plan, patch=mini.patch, playback=playing(mini), outputs=[dmx_out])
+    engine.command(lambda p, t: p.set_blackout(t, True), 0.0)
+    engine.tick(0.0)
+    dmx_out.write_packet(0.005)  # the line's own deadline, after frame 0
+    prepared = engine.prepare(PERIOD, 1)
+    engine.stage(prepared, 0.006)  # render-ahead of frame 1
+    dmx_out.write_packet(0.0125)  # the line's next deadline falls before frame 1's
+    engine.deliver(prepared, PERIOD)
+    dmx_out.write_packet(0.03)
+    intensity = slots(mini, Attribute.INTENSITY)
+    intensity = intensity[intensity < 512]  # universe 1: the floods' and the mover's dimmers
+    packets = [v for _, op, v in line.events if op == "write" and isinstance(v, bytes)]
+    assert len(packets) == 3
+    lit = [i for i, p in enumerate(packets) if np.frombuffer(p[1:], np.uint8)[intensity].any()]
+    assert lit == [], f"packets {lit} carry the lit look during blackout"
 
 
 def test_a_failing_output_is_counted_every_frame(mini: VenueJob) -> None:

@@ -14,7 +14,7 @@ from controller.runtime.playback import PlayState
 from controller.runtime.player import Player, request_realtime
 from controller.testing import ManualClock
 from tests.runtime.fakes import RecordingOutput
-from tests.runtime.test_engine import expected_dmx, light, playing
+from tests.runtime.helpers import expected_dmx, light, playing
 
 T0 = 1000.0
 FPS = 40
@@ -117,6 +117,15 @@ def test_a_command_while_the_next_frame_is_staged_reaches_that_frame(mini: Venue
     assert commit_times(out) == [deadline(k) for k in range(8)]
 
 
+def test_a_sustained_blackout_never_sends_lit_data_ahead(mini: VenueJob) -> None:
+    engine, out, clock = rig(mini)
+    engine.command(lambda p, t: p.set_blackout(t, True), T0)
+    Player(engine=engine, clock=clock, until=frames_until(10)).run()
+    assert all(light(mini, c.dmx).max() == 0.0 for c in out.commits if c.dmx is not None)
+    staged = [float(light(mini, c.dmx).max()) for c in out.of("stage") if c.dmx is not None]
+    assert max(staged) == 0.0, f"lit data staged during blackout: {staged}"
+
+
 def test_the_end_of_the_show_stops_the_player_with_until(mini: VenueJob) -> None:
     clock = ManualClock(T0, autojump=True)
     out = RecordingOutput()
@@ -150,14 +159,14 @@ def test_a_stall_drops_the_missed_frame_and_returns_to_the_frame_grid(mini: Venu
     engine, out, _ = rig(mini, clock=clock, on_stage=stall(clock, at_stage=11, periods=2.5))
     Player(engine=engine, clock=clock, until=frames_until(20)).run()
     times = commit_times(out)
-    # frames 0..9 on time; staging frame 10 stalls until 11.5 periods: frame 10 is dropped,
-    # frame 11 (due half a period ago) goes at once, and from frame 12 on the grid again
+    # frames 0..9 on time; staging frame 10 stalls until 11.5 periods: frame 10 is too late,
+    # and frame 11 would leave half a period late, right before frame 12: both are dropped
+    # and frame 12 goes on its own deadline, back on the grid (no bunching, no burst)
     assert times[:10] == [deadline(k) for k in range(10)]
-    assert times[10] == pytest.approx(deadline(11) + 0.5 * PERIOD)
-    assert times[11:] == [deadline(k) for k in range(12, 20)]
+    assert times[10:] == [deadline(k) for k in range(12, 20)]
     stats = engine.statistics(clock.now())
-    assert (stats.frames_dropped, stats.late_frames, stats.frames_sent) == (1, 1, 19)
-    position = START_AT + 11 * PERIOD
+    assert (stats.frames_dropped, stats.late_frames, stats.frames_sent) == (2, 0, 18)
+    position = START_AT + 12 * PERIOD
     np.testing.assert_array_equal(out.commits[10].dmx, expected_dmx(mini, position))
 
 
@@ -165,8 +174,9 @@ def test_a_long_stall_counts_every_missed_frame(mini: VenueJob) -> None:
     clock = ManualClock(T0, autojump=True)
     engine, out, _ = rig(mini, clock=clock, on_stage=stall(clock, at_stage=3, periods=10.5))
     Player(engine=engine, clock=clock, until=frames_until(30)).run()
-    assert engine.frames_dropped == 9
-    assert len(out.commits) == 30 - 9
+    # a 10.5-period stall: the 10 frames due during it (and half a period after it) drop
+    assert engine.frames_dropped == 10
+    assert len(out.commits) == 30 - 10
     assert len(set(commit_times(out))) == len(out.commits)  # never two frames at once
 
 
@@ -192,25 +202,15 @@ def _run_with_stall(
     return engine, commit_times(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a stall that wakes the player exactly on a later deadline commits two frames "
-    "at the same instant (int() truncation of (now - deadline) / period gives 1.999.. -> 1)",
-)
 def test_a_stall_ending_on_a_deadline_does_not_commit_two_frames_at_once(mini: VenueJob) -> None:
     engine, times = _run_with_stall(mini, lambda k, _: deadline(k + 2))
     assert engine.frames_dropped == 2  # frames k and k+1 were both due before the wake
     assert len(set(times)) == len(times), "two frames committed at the same instant"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after a stall the player commits the overdue frame late and the next frame "
-    "on its own deadline, so two commits come less than one period apart (a burst)",
-)
 def test_no_two_commits_are_closer_than_one_period_after_a_stall(mini: VenueJob) -> None:
     engine, times = _run_with_stall(mini, lambda _, now: now + 2.5 * PERIOD)
-    assert engine.frames_dropped == 1
+    assert engine.frames_dropped == 2  # the stalled frame, and the one it would crowd
     gaps = np.diff(times)
     assert gaps.min() >= PERIOD - 1e-9, f"commits {gaps.min() / PERIOD:.3f} periods apart"
 
