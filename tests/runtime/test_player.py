@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
-import pytest
 
 from controller.runtime.engine import Engine
 from controller.runtime.job import VenueJob
