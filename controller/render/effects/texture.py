@@ -32,25 +32,43 @@ SAFE_STROBE_HZ = 3.0
 
 
 class Sparkle:
-    """Each element flashes at random cycles and decays; `density` is the chance per cycle."""
+    """Each element flashes at random cycles and decays; `density` is the chance per cycle.
+
+    An element's cycle number, and so its random draw, changes only a few times a second:
+    the draws are cached and refreshed only where the cycle moved on, and the flash is
+    computed only for lit elements. Same values as drawing every frame, a fraction of the work.
+    """
 
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
         ids = np.arange(ctx.n, dtype=np.int64)
         offset = hash01(ids, seed=ctx.seed)
         key = ((ids * 73856093) ^ ((ctx.seed * 19349663) & 0x7FFFFFFF)).astype(np.int32)
+        x = np.empty(ctx.n, np.float32)
+        cycle = np.empty(ctx.n, np.int32)
+        last = np.full(ctx.n, -1, np.int32)
+        lucky = np.empty(ctx.n, np.float32)
         flash = np.zeros(ctx.n, np.float32)
+        lit = np.zeros(0, np.intp)
 
         def render(t: float, p: ParamValues, out: F32) -> None:
+            nonlocal lit
             rate = max(p["rate"][0], 1e-3)
-            x = offset + np.float32(phase(p, "rate", t))
-            cycle = x.astype(np.int32)  # x >= 0, so truncation is floor
-            lucky = RANDOM_TABLE[(key ^ (cycle * np.int32(83492791))) & TABLE_MASK]
+            np.add(offset, np.float32(phase(p, "rate", t)), out=x)
+            np.copyto(cycle, x, casting="unsafe")  # x >= 0, so truncation is floor
+            moved = np.flatnonzero(cycle != last)
+            if len(moved):
+                draw = (key[moved] ^ (cycle[moved] * np.int32(83492791))) & TABLE_MASK
+                lucky[moved] = RANDOM_TABLE[draw]
+                last[moved] = cycle[moved]
+            flash[lit] = 0.0
             lit = np.flatnonzero(lucky < np.float32(p["density"][0]))
             tau = np.float32(max(p["decay"][0] * rate, 1e-3))
-            flash.fill(0.0)
             flash[lit] = np.exp(-(x[lit] - cycle[lit]) / tau)
-            bg = p["background"][0]
-            write_rgbi(out, bg + (p["level"][0] - bg) * flash, p["color"])
+            bg, level = p["background"][0], p["level"][0]
+            if bg == 0.0:
+                write_rgbi(out, flash * np.float32(level) if level != 1.0 else flash, p["color"])
+            else:
+                write_rgbi(out, bg + (level - bg) * flash, p["color"])
 
         return render
 
