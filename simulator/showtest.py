@@ -179,7 +179,9 @@ def run_show_test(job: VenueJob, spec: ExpectFile, *, max_frames: int = 200_000)
                 held_since = None
         prepared = engine.prepare(now, k)
         engine.deliver(prepared, now)
-        t = prepared.position
+        # the show time this frame depicts: a venue's output trim (`time_offset`) renders
+        # ahead of (or behind) the show position, by design
+        t = max(0.0, prepared.position + plan.time_offset)
         light = appearance_from_frame(sim.frame(decoded), plan.elements, has_beam).light
         for p in checks:
             if p.start - period / 2 <= t <= p.end + period / 2 or (

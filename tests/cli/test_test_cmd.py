@@ -228,9 +228,17 @@ def test_an_expect_file_without_a_show_is_a_usage_error(
     )
 
 
-def test_the_digital_night_show_test_passes(capsys: pytest.CaptureFixture[str]) -> None:
-    """The show test CI must run: the whole ceremony, every protocol, about a minute."""
-    code, out, err = run(capsys, "--expect", str(ROOT / "shows" / "digital-night.expect.yaml"))
+@pytest.mark.parametrize(
+    "expect",
+    [
+        "digital-night.expect.yaml",
+        "digital-night.lhasa.expect.yaml",
+        "digital-night.singapore.expect.yaml",
+    ],
+)
+def test_the_digital_night_show_tests_pass(capsys: pytest.CaptureFixture[str], expect: str) -> None:
+    """The show tests CI must run: the whole ceremony in each city, every protocol."""
+    code, out, err = run(capsys, "--expect", str(ROOT / "shows" / expect))
     assert code == 0, out + err
     assert "FAIL" not in out
     assert out.splitlines()[-1].endswith(" passed, 0 failed")
