@@ -32,7 +32,6 @@ BACKOFF_MAX_S = 8.0
 DMX_BAUD = 250_000
 BREAK_S = 110e-6  # E1.11 transmit minimum 92 us; OLA uses 110 us
 MAB_S = 16e-6  # E1.11 minimum 12 us
-FRAME_WIRE_S = 513 * 44e-6  # start code + 512 slots at 44 us per 11-bit slot
 
 
 class SerialPort(Protocol):
@@ -85,6 +84,11 @@ class _Reopening:
         self.backoff = BACKOFF_MIN_S
         return self.port
 
+    def close(self) -> None:
+        if self.port is not None:
+            self.port.close()
+            self.port = None
+
     def fail(self, now: float, exc: BaseException) -> None:
         self.stats.errors += 1
         self.stats.last_error = f"{self.device}: {exc}"
@@ -97,7 +101,23 @@ class _Reopening:
         self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
 
 
-class EnttecOutput:
+class _SerialOutput:
+    """What both serial outputs share: a reopening link, its statistics, no keep-alive."""
+
+    _link: _Reopening
+
+    def poll(self, now: float) -> None:
+        return
+
+    def stats(self) -> OutputStats:
+        return self._link.stats
+
+    def note_error(self, message: str) -> None:
+        self._link.stats.errors += 1
+        self._link.stats.last_error = message
+
+
+class EnttecOutput(_SerialOutput):
     def __init__(
         self, *, name: str, device: str, row: int, opener: Callable[[str], SerialPort] | None = None
     ) -> None:
@@ -131,23 +151,11 @@ class EnttecOutput:
         self._link.stats.packets += 1
         self._link.stats.bytes += len(message)
 
-    def poll(self, now: float) -> None:
-        return
-
     def close(self, now: float) -> None:
-        if self._link.port is not None:
-            self._link.port.close()
-            self._link.port = None
-
-    def stats(self) -> OutputStats:
-        return self._link.stats
-
-    def note_error(self, message: str) -> None:
-        self._link.stats.errors += 1
-        self._link.stats.last_error = message
+        self._link.close()
 
 
-class OpenDmxOutput:
+class OpenDmxOutput(_SerialOutput):
     """Raw DMX on an FTDI cable, paced by its own thread on absolute deadlines."""
 
     def __init__(
@@ -230,20 +238,8 @@ class OpenDmxOutput:
             if behind > 0:  # skip missed slots instead of bunching packets
                 k += behind
 
-    def poll(self, now: float) -> None:
-        return
-
     def close(self, now: float) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
-        if self._link.port is not None:
-            self._link.port.close()
-            self._link.port = None
-
-    def stats(self) -> OutputStats:
-        return self._link.stats
-
-    def note_error(self, message: str) -> None:
-        self._link.stats.errors += 1
-        self._link.stats.last_error = message
+        self._link.close()
