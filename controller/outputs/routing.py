@@ -38,9 +38,6 @@ class Route:
     broadcast: str | None = None
     sync: bool = True
 
-    def wire_of(self, universe: int) -> int:
-        return self.wire[self.universes.index(universe)]
-
 
 def parse_target(text: str) -> tuple[str, int | None]:
     """`host`, `host:port` or `[v6]:port`; raises ValueError with what is allowed."""

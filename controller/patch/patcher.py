@@ -164,7 +164,6 @@ class Patch:
     """Everything `apply` needs, as flat index arrays over the frame and the universes."""
 
     universes: tuple[int, ...]
-    base: U8  # (n_universes, 512): fixed values, zeros elsewhere
     n_elements: int
     # FAST block: entries [0, n_fast), sorted by curve
     fast_src: I64
@@ -348,14 +347,12 @@ def build_patch(twin: Twin, elements: ElementTable) -> Patch:
     for index, fx in enumerate(twin.fixtures):
         if fx.segments:
             _add_fixture(b, fx, int(elements.first[index]))
-    base = np.zeros((len(universes), UNIVERSE_SIZE), dtype=np.uint8)
     c = b.columns()
     slots = len(universes) * UNIVERSE_SIZE
     slot_attr = np.full(slots, FREE_SLOT, np.int32)
     slot_elem = np.full(slots, -1, np.int32)
     slot_fine = np.zeros(slots, np.bool_)
-    for dst, value in b.fixed:
-        base.reshape(-1)[dst] = value
+    for dst, _ in b.fixed:
         slot_attr[dst] = FIXED_SLOT
     dsts = c["dst"].astype(np.int64)
     slot_attr[dsts] = c["attr"].astype(np.int32)
@@ -432,7 +429,6 @@ def build_patch(twin: Twin, elements: ElementTable) -> Patch:
     )
     return Patch(
         universes=universes,
-        base=base,
         n_elements=n,
         fast_src=src[f_idx].astype(np.int64),
         fast_dst=c["dst"][f_idx].astype(np.int64),

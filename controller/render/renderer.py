@@ -28,7 +28,6 @@ __all__ = ["blend_rows", "composite_clip", "render"]
 
 F32 = NDArray[np.float32]
 EPS = np.float32(1e-6)
-LIGHT = slice(int(Attribute.RED), int(Attribute.UV) + 1)
 
 
 def _alpha(clip: CompiledClip, t: float) -> float:

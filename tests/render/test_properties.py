@@ -194,9 +194,8 @@ def test_patch_output_is_uint8_with_unpatched_slots_zero_and_fixed_slots_kept(
     assert out.shape == (len(patch.universes), 512)
     flat = out.reshape(-1)
     assert not flat[patch.slot_attr == FREE_SLOT].any()
-    np.testing.assert_array_equal(
-        flat[patch.slot_attr == FIXED_SLOT], patch.base.reshape(-1)[patch.slot_attr == FIXED_SLOT]
-    )
+    assert set(np.flatnonzero(patch.slot_attr == FIXED_SLOT)) == set(patch.fixed_dst.tolist())
+    np.testing.assert_array_equal(flat[patch.fixed_dst], patch.fixed_value)
     # both venues' mover: `fixed` control channel at universe 1 address 106 (101 + 2 + 2 + 1)
     assert out[0, 105] == 8
 

@@ -22,7 +22,6 @@ __all__ = [
     "number_param",
     "phase",
     "scale_light",
-    "value_noise",
     "write_rgbi",
 ]
 
@@ -200,8 +199,3 @@ class LatticeNoise:
         out *= sz
         out += a
         return out
-
-
-def value_noise(x: F32, y: F32, z: float, seed: int) -> F32:
-    """Smooth 3-D value noise in [0, 1) at arbitrary points (for moving coordinates)."""
-    return LatticeNoise(x, y, seed).at(z)
