@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import itertools
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -267,16 +268,16 @@ def _number(v: object, spec: ParamSpec, where: tuple[str | int, ...]) -> tuple[f
     return (float(v),)
 
 
+_HEX_COLOR = re.compile(r"#[0-9a-f]{6}", re.ASCII)
+
+
 def _color(v: object, spec: ParamSpec, where: tuple[str | int, ...]) -> tuple[float, ...]:
     if isinstance(v, str):
         s = v.strip().lower()
         if s in NAMED_COLORS:
             return NAMED_COLORS[s]
-        if len(s) == 7 and s[0] == "#":
-            try:
-                return tuple(int(s[i : i + 2], 16) / 255.0 for i in (1, 3, 5))
-            except ValueError:
-                pass
+        if _HEX_COLOR.fullmatch(s):  # not int(_, 16): it takes signs, "_" and non-ASCII digits
+            return tuple(int(s[i : i + 2], 16) / 255.0 for i in (1, 3, 5))
     elif isinstance(v, list) and len(v) == 3:
         if all(isinstance(c, int | float) and not isinstance(c, bool) for c in v):
             comps = [float(c) for c in v]
