@@ -1,70 +1,193 @@
-"""Operator commands over OSC drive the playback through the engine; bad ones are refused."""
+"""Operator commands over OSC: what each command accepts, and what reaches the playback."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
 
 import pytest
 
 from controller.protocols import osc
 from controller.runtime.engine import Engine
-from controller.runtime.job import load_venue
-from controller.runtime.osc_commands import OscCommands
+from controller.runtime.job import VenueJob
+from controller.runtime.osc_commands import OscCommands, ParsedCommand, parse_osc_command
 from controller.runtime.playback import Playback, PlayState
-
-MINI = Path(__file__).parents[1] / "data" / "venue" / "shows" / "mini.yaml"
 
 
 @pytest.fixture
-def commands() -> OscCommands:
-    job = load_venue(MINI, "mini")
-    cues = [(c.name, c.t, c.hold) for c in job.plan.cues]
-    playback = Playback(duration=job.plan.duration, cues=cues)
+def commands(mini: VenueJob) -> OscCommands:
+    cues = [(c.name, c.t, c.hold) for c in mini.plan.cues]
+    playback = Playback(duration=mini.plan.duration, cues=cues)
     playback.arm(0.0)
-    engine = Engine(plan=job.plan, patch=job.patch, playback=playback, outputs=[])
+    engine = Engine(plan=mini.plan, patch=mini.patch, playback=playback, outputs=[])
     return OscCommands(engine=engine, venue="mini", now=lambda: 1.0)
 
 
-def msg(address: str, *args: osc.OscArg) -> osc.Message:
-    return osc.Message(address=address, args=args)
+def msg(address: str, *args: osc.OscArg, tags: str = "") -> osc.Message:
+    return osc.Message(address=address, args=args, type_tags=tags)
 
 
-def test_go_hold_goto_blackout_master(commands: OscCommands) -> None:
+def test_go_hold_resume_goto_blackout_master(commands: OscCommands) -> None:
     pb = commands.engine.playback
-    commands(msg("/citypulse/go"))
+    commands(msg("/citypulse/go"), None)
     assert pb.state is PlayState.RUNNING
-    commands(msg("/citypulse/mini/hold"))
+    commands(msg("/citypulse/mini/hold"), None)
     assert pb.state is PlayState.HELD
-    commands(msg("/citypulse/goto", "later"))
+    commands(msg("/citypulse/resume"), None)
+    assert pb.state is PlayState.RUNNING
+    commands(msg("/citypulse/goto", "later"), None)
     assert pb.position(1.0) == 10.0
-    commands(msg("/citypulse/blackout", 1))
+    commands(msg("/citypulse/blackout", 1), None)
     assert pb.blackout
-    commands(msg("/citypulse/blackout", 0))
+    commands(msg("/citypulse/blackout", 0.0), None)
     assert not pb.blackout
-    commands(msg("/citypulse/master", 0.25))
+    commands(msg("/citypulse/blackout"), None)  # no argument: on
+    assert pb.blackout
+    commands(msg("/citypulse/blackout", False), None)
+    assert not pb.blackout
+    commands(msg("/citypulse/master", 0.25), None)
     assert pb.master == 0.25
-    assert commands.accepted == 6
+    assert (commands.accepted, commands.refused, commands.ignored) == (9, 0, 0)
+
+
+def test_go_in_a_bundle_starts_the_show_at_the_bundle_timetag(commands: OscCommands) -> None:
+    """A GO timetagged 0.0 that is dispatched at 1.0 plays as if it had started at 0.0."""
+    commands(msg("/citypulse/go"), 0.0)
+    assert commands.engine.playback.position(1.0) == 1.0
+
+
+def test_resume_only_resumes(commands: OscCommands) -> None:
+    """RESUME from ARMED is refused: it must not start a show that was never started."""
+    commands(msg("/citypulse/resume"), None)
+    assert commands.engine.playback.state is PlayState.ARMED
+    assert commands.refused == 1
+    assert commands.last == "cannot RESUME while armed"
 
 
 @pytest.mark.parametrize(
     ("message", "counter", "text"),
     [
-        pytest.param(msg("/other/go"), "ignored", "not a /citypulse address", id="foreign-root"),
+        pytest.param(msg("/other/go"), "ignored", "not under /citypulse", id="foreign-root"),
         pytest.param(msg("/citypulse/lhasa/go"), "ignored", "for venue 'lhasa'", id="other-venue"),
         pytest.param(msg("/citypulse/dance"), "refused", "unknown command 'dance'", id="unknown"),
-        pytest.param(msg("/citypulse/goto", 3), "refused", "goto needs one string", id="goto-int"),
-        pytest.param(
-            msg("/citypulse/master", "x"), "refused", "master needs one number", id="master"
-        ),
+        pytest.param(msg("/citypulse/blackout", "0"), "refused", "got ,s '0'", id="blackout-str"),
+        pytest.param(msg("/citypulse/blackout", "1"), "refused", "got ,s '1'", id="blackout-s1"),
+        pytest.param(msg("/citypulse/blackout", 2), "refused", "got ,i 2", id="blackout-2"),
+        pytest.param(msg("/citypulse/blackout", 0.5), "refused", "got ,f 0.5", id="blackout-.5"),
+        pytest.param(msg("/citypulse/blackout", None), "refused", "got ,N None", id="blackout-N"),
+        pytest.param(msg("/citypulse/blackout", 1, 1), "refused", "got ,ii 1, 1", id="two-args"),
+        pytest.param(msg("/citypulse/go", 1), "refused", "go takes no arguments", id="go-arg"),
+        pytest.param(msg("/citypulse/hold", "x"), "refused", "hold takes no", id="hold-arg"),
+        pytest.param(msg("/citypulse/goto", 3), "refused", "goto takes one string", id="goto-int"),
+        pytest.param(msg("/citypulse/goto", ""), "refused", "got ,s ''", id="goto-empty"),
+        pytest.param(msg("/citypulse/master", "x"), "refused", "master takes one", id="master"),
+        pytest.param(msg("/citypulse/master", True), "refused", "got ,T True", id="master-T"),
+        pytest.param(msg("/citypulse/master", 2.0), "refused", "got ,f 2.0", id="range"),
+        pytest.param(msg("/citypulse/master", float("nan")), "refused", "got ,f nan", id="nan"),
         pytest.param(msg("/citypulse/goto", "nope"), "refused", "unknown cue 'nope'", id="no-cue"),
-        pytest.param(msg("/citypulse/master", 2.0), "refused", "out of range 0..1", id="range"),
     ],
 )
 def test_bad_commands_are_refused_and_change_nothing(
     commands: OscCommands, message: osc.Message, counter: str, text: str
 ) -> None:
     before = commands.engine.playback.snapshot(1.0)
-    commands(message)
+    commands(message, None)
     assert getattr(commands, counter) == 1
+    assert commands.accepted == 0
     assert text in commands.last
     assert commands.engine.playback.snapshot(1.0) == before
+
+
+def test_a_refusal_is_logged_with_its_address_and_reason(
+    commands: OscCommands, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="citypulse.osc")
+    commands(msg("/citypulse/blackout", "0"), None)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            "osc /citypulse/blackout refused: " + BLACKOUT + ", got ,s '0'",
+        )
+    ]
+
+
+# -- parse_osc_command: the grammar, exactly --------------------------------------------------
+
+ACCEPTED = [
+    (msg("/citypulse/go"), ParsedCommand(verb="go")),
+    (msg("/citypulse/hold"), ParsedCommand(verb="hold")),
+    (msg("/citypulse/resume"), ParsedCommand(verb="resume")),
+    (msg("/citypulse/beijing/go"), ParsedCommand(verb="go", venue="beijing")),
+    (msg("/citypulse/blackout"), ParsedCommand(verb="blackout", value=True)),
+    (msg("/citypulse/blackout", 1), ParsedCommand(verb="blackout", value=True)),
+    (msg("/citypulse/blackout", 0), ParsedCommand(verb="blackout", value=False)),
+    (msg("/citypulse/blackout", 1.0), ParsedCommand(verb="blackout", value=True)),
+    (msg("/citypulse/blackout", 0.0, tags="d"), ParsedCommand(verb="blackout", value=False)),
+    (msg("/citypulse/blackout", 1, tags="h"), ParsedCommand(verb="blackout", value=True)),
+    (msg("/citypulse/blackout", True), ParsedCommand(verb="blackout", value=True)),
+    (msg("/citypulse/blackout", False), ParsedCommand(verb="blackout", value=False)),
+    (msg("/citypulse/master", 0.5), ParsedCommand(verb="master", value=0.5)),
+    (msg("/citypulse/master", 1), ParsedCommand(verb="master", value=1.0)),
+    (msg("/citypulse/master", 0, tags="h"), ParsedCommand(verb="master", value=0.0)),
+    (msg("/citypulse/master", -0.0), ParsedCommand(verb="master", value=0.0)),
+    (msg("/citypulse/master", 0.25, tags="d"), ParsedCommand(verb="master", value=0.25)),
+    (msg("/citypulse/goto", "finale"), ParsedCommand(verb="goto", value="finale")),
+]
+
+
+@pytest.mark.parametrize(("message", "parsed"), ACCEPTED, ids=lambda x: getattr(x, "address", ""))
+def test_parse_accepts(message: osc.Message, parsed: ParsedCommand) -> None:
+    got = parse_osc_command(message)
+    assert got == parsed
+    assert type(got) is ParsedCommand
+    assert type(got.value) is type(parsed.value)
+
+
+BLACKOUT = "blackout takes no argument (on) or one 0/1 as i, h, f, d, T or F"
+MASTER = "master takes one number 0..1 as i, h, f or d"
+GOTO = "goto takes one string (the cue name)"
+WANT = "(want /citypulse/COMMAND or /citypulse/VENUE/COMMAND)"
+REFUSED = [
+    (msg("/other/go"), "/other/go is not under /citypulse"),
+    (msg("/citypulsex/go"), "/citypulsex/go is not under /citypulse"),
+    (msg("/citypulse"), f"unknown address /citypulse {WANT}"),
+    (msg("/citypulse/a/b/go"), f"unknown address /citypulse/a/b/go {WANT}"),
+    (msg("/citypulse//go"), f"unknown address /citypulse//go {WANT}"),
+    (msg("/citypulse/go/"), f"unknown address /citypulse/go/ {WANT}"),
+    (msg("/citypulse/dance"), "unknown command 'dance' (blackout, go, goto, hold, master, resume)"),
+    (msg("/citypulse/GO"), "unknown command 'GO' (blackout, go, goto, hold, master, resume)"),
+    (msg("/citypulse/go", 1), "go takes no arguments, got ,i 1"),
+    (msg("/citypulse/hold", 0.0), "hold takes no arguments, got ,f 0.0"),
+    (msg("/citypulse/resume", None), "resume takes no arguments, got ,N None"),
+    (msg("/citypulse/blackout", "0"), f"{BLACKOUT}, got ,s '0'"),
+    (msg("/citypulse/blackout", "on"), f"{BLACKOUT}, got ,s 'on'"),
+    (msg("/citypulse/blackout", -1), f"{BLACKOUT}, got ,i -1"),
+    (msg("/citypulse/blackout", 0.999), f"{BLACKOUT}, got ,f 0.9990000128746033"),
+    (msg("/citypulse/blackout", float("nan")), f"{BLACKOUT}, got ,f nan"),
+    (msg("/citypulse/blackout", b"\x01"), f"{BLACKOUT}, got ,b <1-byte blob>"),
+    (msg("/citypulse/blackout", 0, 1), f"{BLACKOUT}, got ,ii 0, 1"),
+    (msg("/citypulse/master"), f"{MASTER}, got no arguments"),
+    (msg("/citypulse/master", "0.5"), f"{MASTER}, got ,s '0.5'"),
+    (msg("/citypulse/master", False), f"{MASTER}, got ,F False"),
+    (msg("/citypulse/master", 1.5), f"{MASTER}, got ,f 1.5"),
+    (msg("/citypulse/master", -1), f"{MASTER}, got ,i -1"),
+    (msg("/citypulse/master", float("inf")), f"{MASTER}, got ,f inf"),
+    (msg("/citypulse/master", 0.5, 0.5), f"{MASTER}, got ,ff 0.5, 0.5"),
+    (msg("/citypulse/goto"), f"{GOTO}, got no arguments"),
+    (msg("/citypulse/goto", 1), f"{GOTO}, got ,i 1"),
+    (msg("/citypulse/goto", ""), f"{GOTO}, got ,s ''"),
+    (msg("/citypulse/goto", "a", "b"), f"{GOTO}, got ,ss 'a', 'b'"),
+    (msg("/citypulse/goto", bytes(512)), f"{GOTO}, got ,b <512-byte blob>"),
+    (msg("/citypulse/goto", 1, "x" * 50), f"{GOTO}, got ,is 1, '{'x' * 36}..."),
+]
+
+
+@pytest.mark.parametrize(("message", "reason"), REFUSED, ids=lambda x: getattr(x, "address", ""))
+def test_parse_refuses_with_an_exact_reason(message: osc.Message, reason: str) -> None:
+    assert parse_osc_command(message) == reason
+
+
+def test_parse_takes_another_prefix() -> None:
+    assert parse_osc_command(msg("/show/a/go"), prefix="/show") == ParsedCommand(
+        verb="go", venue="a"
+    )
+    assert parse_osc_command(msg("/a/b/hold"), prefix="/a/b") == ParsedCommand(verb="hold")
