@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+import string
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -30,6 +32,7 @@ __all__ = [
     "Protocol",
     "RigFile",
     "Venue",
+    "osc_address_problem",
     "parse_universes",
 ]
 
@@ -74,6 +77,38 @@ def parse_universes(v: object) -> tuple[int, ...]:
         msg = "universes must name at least one universe"
         raise ValueError(msg)
     return tuple(sorted(out))
+
+
+OSC_PLACEHOLDERS = ("venue", "universe")
+# OSC 1.0, OSC Message: an address pattern starts with '/'; a part may hold any printable
+# ASCII character except ' ', '#', '*', ',', '/', '?', '[', ']', '{' and '}'.
+_OSC_FORBIDDEN = frozenset(" #*,?[]{}")
+
+
+def osc_address_problem(template: str) -> str | None:
+    """Why `template` is not an OSC address with `{venue}`/`{universe}` fields, or None."""
+    allowed = ", ".join(f"{{{p}}}" for p in OSC_PLACEHOLDERS)
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return f"unbalanced '{{' or '}}' (placeholders: {allowed})"
+    literal = []
+    for text, name, spec, conversion in fields:
+        literal.append(text)
+        if name is None:
+            continue
+        if name not in OSC_PLACEHOLDERS:
+            return f"unknown placeholder {{{name}}} (allowed: {allowed})"
+        if spec or conversion:
+            return f"placeholder {{{name}}} takes no format spec or conversion ({allowed})"
+        literal.append("x")
+    address = "".join(literal)
+    if not address.startswith("/"):
+        return "an OSC address starts with '/'"
+    bad = next((c for c in address if not "!" <= c <= "~" or c in _OSC_FORBIDDEN), None)
+    if bad is not None:
+        return f"character {bad!r} is not allowed in an OSC address"
+    return None
 
 
 _UNIVERSE_ITEM: dict[str, object] = {
@@ -194,6 +229,15 @@ class OutputSpec(Strict):
     device: str | None = Field(None, description="serial device for enttec / opendmx")
     address: str = Field("/citypulse/{venue}/{universe}", description="OSC address pattern")
     osc_mode: Literal["blob", "attributes"] = "blob"
+
+    @field_validator("address")
+    @classmethod
+    def _osc_address(cls, v: str) -> str:
+        problem = osc_address_problem(v)
+        if problem is not None:
+            msg = f"{v!r}: {problem}"
+            raise ValueError(msg)
+        return v
 
     @model_validator(mode="after")
     def _protocol_fields(self) -> OutputSpec:

@@ -25,6 +25,7 @@ from controller.show.rig import (
     FixtureSpec,
     Orientation,
     OutputSpec,
+    Protocol,
     RigFile,
     Venue,
 )
@@ -349,6 +350,7 @@ def check_outputs(twin: Twin, sink: DiagnosticSink) -> None:
                 )
                 break
             claimed[key] = index
+        _check_osc_paths(twin, index, out, sink)
         covered.update(out.universes)
     missing = sorted(patched - covered)
     if missing and twin.outputs:
@@ -357,6 +359,24 @@ def check_outputs(twin: Twin, sink: DiagnosticSink) -> None:
             f"universe(s) {_ranges(missing)} are patched but no output sends them",
             twin.doc.span(("outputs",)),
         )
+
+
+def _check_osc_paths(twin: Twin, index: int, out: OutputSpec, sink: DiagnosticSink) -> None:
+    """In blob mode a universe is known by its OSC address only: no two may share one."""
+    if out.protocol is not Protocol.OSC or out.osc_mode != "blob":
+        return
+    seen: dict[str, int] = {}
+    for u in out.universes:
+        path = out.address.format(venue=twin.venue.id, universe=out.wire_universe(u))
+        if path in seen:
+            sink.error(
+                "R208",
+                f"universes {seen[path]} and {u} both go out on OSC address {path!r}: "
+                "put {universe} in the address",
+                twin.doc.span(("outputs", index, "address")),
+            )
+            return
+        seen[path] = u
 
 
 def _ranges(values: list[int]) -> str:
