@@ -31,9 +31,21 @@ from controller.show.rig import (
 )
 from controller.show.source import NodePath, SourceDoc
 
-__all__ = ["UNIVERSE_SIZE", "PatchSegment", "PlacedFixture", "Twin"]
+__all__ = [
+    "MAX_RIG_ELEMENTS",
+    "MAX_RIG_FIXTURES",
+    "UNIVERSE_SIZE",
+    "PatchSegment",
+    "PlacedFixture",
+    "Twin",
+]
 
 UNIVERSE_SIZE = 512
+# Limits that keep a rig within memory: a compiled venue costs about 1.2 KB per element
+# (positions, render buffers, patch tables), so 4 million elements need about 5 GB to play
+# and 0.4 GB to check. They are counted from the entries before anything is placed (R212).
+MAX_RIG_ELEMENTS = 4_000_000  # pixel cells; a fixture without cells is one element
+MAX_RIG_FIXTURES = 100_000  # fixtures after array expansion
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +96,9 @@ class Twin:
     buildings: tuple[Building, ...]
     fixtures: tuple[PlacedFixture, ...]
     outputs: tuple[OutputSpec, ...]
+    # False when some fixture entries could not be placed (unknown profile or mode, a limit):
+    # names the show targets may then stand in the missing part, so they are not checked
+    complete: bool = True
 
     @property
     def universes(self) -> tuple[int, ...]:
@@ -208,8 +223,19 @@ def resolve_twin(
     rig: RigFile, doc: SourceDoc, profiles: dict[str, FixtureProfile], sink: DiagnosticSink
 ) -> Twin:
     """Expand arrays, place elements and lay out the patch; report problems to `sink`."""
+    if not _within_limits(rig, profiles, doc, sink):
+        return Twin(
+            path=doc.path,
+            doc=doc,
+            venue=rig.venue,
+            buildings=tuple(rig.buildings),
+            fixtures=(),
+            outputs=tuple(rig.outputs),
+            complete=False,
+        )
     buildings = {b.id: b for b in rig.buildings}
     placed: list[PlacedFixture] = []
+    complete = True
     seen_ids: dict[str, NodePath] = {}
     patcher = _Patcher(doc, sink)
     for b_index, b in enumerate(rig.buildings):
@@ -219,6 +245,7 @@ def resolve_twin(
         where: NodePath = ("fixtures", index)
         profile = profiles.get(spec.profile)
         if profile is None:
+            complete = False
             continue  # reported (R201) by the loader
         mode = profile.mode(spec.mode)
         if mode is None:
@@ -229,6 +256,7 @@ def resolve_twin(
                 f"{did_you_mean(spec.mode or '', names)} (modes: {known_list(names)})",
                 doc.span((*where, "mode")),
             )
+            complete = False
             continue
         n_cells = _cell_count(spec, mode, doc, sink, where)
         if spec.building is not None and spec.building not in buildings:
@@ -286,7 +314,35 @@ def resolve_twin(
         buildings=tuple(rig.buildings),
         fixtures=tuple(placed),
         outputs=tuple(rig.outputs),
+        complete=complete,
     )
+
+
+def _within_limits(
+    rig: RigFile, profiles: dict[str, FixtureProfile], doc: SourceDoc, sink: DiagnosticSink
+) -> bool:
+    """Count elements and fixtures from the entries alone; report the entry crossing a limit."""
+    totals = {"elements": 0, "fixtures": 0}
+    limits = {"elements": MAX_RIG_ELEMENTS, "fixtures": MAX_RIG_FIXTURES}
+    for index, spec in enumerate(rig.fixtures):
+        profile = profiles.get(spec.profile)
+        mode = profile.mode(spec.mode) if profile is not None else None
+        cells = 0
+        if mode is not None and mode.cells is not None:
+            variable = mode.cells.variable and spec.pixels is not None
+            cells = spec.pixels if variable and spec.pixels is not None else mode.cells.count
+        adds = {"elements": spec.count * max(cells, 1), "fixtures": spec.count}
+        for kind, limit in limits.items():
+            before = totals[kind]
+            totals[kind] += adds[kind]
+            if before <= limit < totals[kind]:
+                sink.error(
+                    "R212",
+                    f"fixture {spec.id!r} brings the rig to {totals[kind]:,} {kind}, more than "
+                    f"the limit of {limit:,} (see fixtures/README.md, Limits)",
+                    doc.span(("fixtures", index)),
+                )
+    return all(totals[k] <= limits[k] for k in limits)
 
 
 def _cell_count(

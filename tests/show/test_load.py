@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -420,3 +422,45 @@ def test_clip_targeting_the_array_group_is_valid(venue: Path) -> None:
     )
     (clip,) = load_show(show, EFFECTS).clips
     assert clip.target.group == "flood"
+
+
+# -- limits that fit memory ----------------------------------------------------------------------
+
+TOO_BIG = (
+    Path(__file__).resolve().parents[1] / "data" / "invalid" / "rigs" / "too-many-elements.yaml"
+)
+_CHECK_UNDER_1_GB = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+from controller.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_rig_over_the_size_limits_is_refused_before_anything_is_allocated(
+    tmp_path: Path,
+) -> None:
+    """10000 x 100000 pixels would need tens of GB: `check` says so within 1 GB."""
+    show = write(
+        tmp_path / "show.yaml",
+        f"name: big\nduration: 10\nvenues:\n  bad: {{rig: {TOO_BIG}}}\n",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECK_UNDER_1_GB, "check", str(show)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 2, done.stderr
+    elements = (
+        "too-many-elements.yaml:10:5: error[R212]: fixture 'huge' brings the rig to "
+        "1,000,000,100 elements, more than the limit of 4,000,000"
+    )
+    fixtures = (
+        "too-many-elements.yaml:20:5: error[R212]: fixture 'd8' brings the rig to 100,001 "
+        "fixtures, more than the limit of 100,000"
+    )
+    assert elements in done.stderr
+    assert fixtures in done.stderr
