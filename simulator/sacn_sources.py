@@ -1,6 +1,6 @@
 """sACN receiver bookkeeping per universe: live sources, their priority and sequence.
 
-Rules (protocols.md §4.6, E1.31-2016 §6.7.2):
+Rules (ANSI E1.31-2016 §6.7.1 network data loss, §6.7.2 sequence numbering, §6.2.3 priority):
 - Sources are told apart by CID. A source not heard for 2.5 s is dropped (network data
   loss timeout), which lets a lower-priority backup take over.
 - Sequence: discard a packet when -20 < int8(new - last) <= 0 (late or duplicate);

@@ -52,7 +52,8 @@ def build_parser() -> Parser:
 
 
 def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
-    """Commands whose modules may not be importable on a minimal install."""
+    """The other commands. Their imports are not guarded: every dependency is required
+    (pyproject.toml), so a broken install fails here, for every command."""
     from controller.cli import (
         bench_cmd,
         discover_cmd,

@@ -4,7 +4,8 @@
 a `CompiledClip` holding its target index array (or a slice when the targets are
 contiguous, which lets the renderer write views instead of gathering), its prepared effect
 renderer, its parameter tracks split into constants and keyframed ones, and a preallocated
-scratch buffer. Nothing in the plan changes while frames render.
+scratch buffer. The plan's structure never changes after compiling, but rendering writes
+its scratch buffers and effect state, so a plan serves one `render` call at a time.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """L5 sans-IO ENTTEC DMX USB Pro widget framing (API 1.44) and Open DMX frames.
 
-Layouts are protocols.md §2: 0x7E, label, data length LSB, MSB, data, 0xE7.
+Layouts follow the ENTTEC DMX USB Pro Widget API Specification 1.44 (message format):
+0x7E, label, data length LSB, MSB, data, 0xE7.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _MIN_SEND_DMX = 25  # USB Pro API, label 6: start code + 24..512 slots, 25..513 
 
 
 class Label(enum.IntEnum):
-    """USB Pro API message labels (protocols.md §2.2)."""
+    """Message labels (ENTTEC DMX USB Pro Widget API 1.44, message labels)."""
 
     GET_WIDGET_PARAMETERS = 3
     SET_WIDGET_PARAMETERS = 4
@@ -105,7 +106,8 @@ def encode_send_dmx(
 ) -> bytes:
     """Label 6 Output Only Send DMX: start code + slots, zero-padded to 512 unless `pad=False`.
 
-    Always sending 512 slots is what works across widget firmwares (protocols.md §2.2).
+    Always sending 512 slots is what works across widget firmwares (OLA's USB Pro plugin
+    sends start code + 512 slots too; some firmwares ignore other sizes).
     """
     slots = bytes(data)
     _check("len(data)", len(slots), 0, DMX_SLOTS)

@@ -1,1 +1,1 @@
-"""L3 numpy frame renderer: pure render of any frame at any time."""
+"""L3 numpy frame renderer: any frame at any time; deterministic, not re-entrant."""

@@ -1,4 +1,9 @@
-"""L3 `render(plan, t, out)`: the look of every element at show time `t`. Pure.
+"""L3 `render(plan, t, out)`: the look of every element at show time `t`.
+
+Deterministic, not pure: the frame depends only on the plan and `t`, whatever was rendered
+before and in whatever order. But rendering writes state held by the plan (each clip's
+scratch rows, effect state such as sparkle's cached draws and motion's distance cache), so
+it is not re-entrant: one plan renders one frame at a time, never from two threads at once.
 
 Strategy:
 - `out` (from `plan.new_frame()`) is reset to the home look on the rows any clip can
@@ -143,7 +148,8 @@ def render(plan: VenuePlan, t: float, out: F32, driven: NDArray[np.bool_] | None
     `out` must come from `plan.new_frame()`: rows no clip writes keep their home values.
     `driven` (from `plan.new_driven()`), when given, is set True where an active clip wrote
     this frame, so the patch can send channel defaults exactly where nothing drove them.
-    Deterministic: the same plan and `t` always give the same values.
+    Deterministic: the same plan and `t` always give the same values. Not re-entrant:
+    it writes the plan's scratch buffers (see the module docstring).
     """
     if not _covered_by_first_layer(plan, t):
         for row in plan.live_rows:
