@@ -22,6 +22,12 @@ Rules:
   DMX packets (start code + slots, framed by BREAK in the shell) arrive as "opendmx".
 - Anything malformed is counted per protocol and dropped with one WARNING line on the
   `citypulse.simulator` logger; `receive` never raises for bad input.
+- A universe is at most 512 slots. A packet carrying more is malformed and dropped, never
+  truncated: E1.31-2016 Property Value Count is 1..513 (START code + slots), Art-Net 4
+  ArtDmx Length is 2..512, ENTTEC label 6 carries 24..512 slots, a DMX512 (E1.11) packet
+  512 at most, an OSC universe blob 1..512 bytes. Out-of-range universes are malformed too
+  (E1.31 1..63999; an ArtDmx Net with bit 7 set). An odd ArtDmx Length ("should be even")
+  is read as sent.
 - Frames: see `simulator.frames`. A sync latches its universes at once; a latch that
   includes the lowest routed universe is a frame (without sync, that universe's arrival
   is). A latch is torn when a universe of the previous latch of the same kind is missing.

@@ -1,6 +1,7 @@
 """Simulator-side Art-Net 4 reader (ArtDmx, ArtSync, ArtPoll, ArtPollReply) and ArtPollReply writer.
 
-Offsets come straight from protocols.md §3.3-§3.6; every read is preceded by a length check.
+Offsets come straight from the Art-Net 4 packet definitions (ArtDmx, ArtSync, ArtPoll,
+ArtPollReply); every read is preceded by a length check.
 """
 
 from __future__ import annotations
@@ -121,7 +122,12 @@ def _dotted(raw: bytes) -> str:
 def _parse_dmx(buf: bytes) -> ArtDmxFrame:
     _require(buf, 18, "ArtDmx header")
     _version(buf)
+    if buf[15] & 0x80:  # Art-Net 4, ArtDmx Net: the top 7 bits of the 15-bit Port-Address
+        msg = f"ArtDmx Net={buf[15]:#04x} has bit 7 set: a Port-Address is 15 bits"
+        raise RemoteProtocolError(msg)
     length = _be16(buf, 16)
+    # Art-Net 4, ArtDmx Length: "an even number in the range 2-512". Over 512 is not one
+    # universe and is refused; an odd length is a "should" and is read as sent (as OLA does).
     if length < 2 or length > 512:
         msg = f"ArtDmx length {length} not in 2..512"
         raise RemoteProtocolError(msg)

@@ -1,8 +1,8 @@
 """Simulator-side ENTTEC DMX USB Pro stream reader (what a widget receives) and reply writer.
 
-Framing from protocols.md §2.1: 0x7E, label, length LSB, MSB, data, 0xE7. This reader buffers
-and rescans (unlike the controller's byte state machine): after a bad frame it resumes the
-hunt for 0x7E one byte after the rejected start.
+Framing from the ENTTEC DMX USB Pro API 1.44: 0x7E, label, length LSB, MSB, data, 0xE7
+(length 0..600). This reader buffers and rescans (unlike the controller's byte state
+machine): after a bad frame it resumes the hunt for 0x7E one byte after the rejected start.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class WidgetStream:
 
 
 def parse_send_dmx(data: bytes) -> SendDmx:
-    """Label 6 payload: start code then 24..512 slots (25..513 bytes)."""
+    """Label 6 payload: start code then 24..512 slots (25..513 bytes, ENTTEC API 1.44)."""
     if not data:
         msg = "truncated label 6 payload: no start code"
         raise Truncated(msg)

@@ -1,6 +1,7 @@
 """Simulator-side OSC 1.0 reader: messages and (nested) bundles, as an OSC peer sees them.
 
-A cursor walks the datagram in 4-byte steps (protocols.md §5.1); every read is bounds-checked.
+A cursor walks the datagram in 4-byte steps (OSC 1.0 atomic data types); every read is
+bounds-checked.
 """
 
 from __future__ import annotations

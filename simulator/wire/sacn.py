@@ -1,6 +1,9 @@
 """Simulator-side sACN (E1.31-2016) reader: data, universe sync and universe discovery packets.
 
-Offsets come straight from protocols.md §4.1-§4.3; every read is preceded by a length check.
+Offsets come straight from the E1.31-2016 packet tables (data, synchronization and universe
+discovery packets); every read is preceded by a length check. Every bound the standard sets
+on a field is checked here, so a decoded data packet carries a universe 1..63999 and at most
+512 slots whatever its (consistent) lengths say.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ VECTOR_ROOT_EXTENDED = 0x00000008
 VECTOR_FRAMING_DATA = 0x00000002
 VECTOR_FRAMING_SYNC = 0x00000001
 VECTOR_FRAMING_DISCOVERY = 0x00000002
+MAX_SLOTS = 512  # E1.31-2016 carries one DMX512-A universe: a START code + up to 512 slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,12 @@ def _data(buf: bytes) -> SacnDataFrame:
     if _u16(buf, 119) != 0 or _u16(buf, 121) != 1 or _u16(buf, 123) != len(buf) - 125:
         msg = "DMP first address, increment or property count is wrong"
         raise RemoteProtocolError(msg)
+    if len(buf) > 126 + MAX_SLOTS:  # E1.31-2016, DMP layer Property Value Count: 1..513
+        msg = (
+            f"property value count {len(buf) - 125} is outside 1..513"
+            f" (a START code and at most {MAX_SLOTS} slots)"
+        )
+        raise RemoteProtocolError(msg)
     universe = _u16(buf, 113)
     if not 1 <= universe <= 63999 or buf[108] > 200:
         msg = f"universe {universe} or priority {buf[108]} out of range"
@@ -161,7 +171,7 @@ def parse(
 
 
 def sequence_is_newer(last: int, new: int) -> bool:
-    """E1.31 receiver rule: discard when int8(new - last) is in -19..0 (OLA, protocols.md §4.6)."""
+    """E1.31 receiver rule: discard when int8(new - last) is in -19..0 (OLA's E1.31 inflator)."""
     diff = (new - last) & 0xFF
     signed = diff - 256 if diff > 127 else diff
     return not -20 < signed <= 0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
-import struct
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -74,7 +74,7 @@ HOSTILE = [
 ]
 
 
-def _all_routes_core(job: VenueJob) -> SimulatorCore:
+def all_routes_core(job: VenueJob) -> SimulatorCore:
     twin = job.plan.twin
     routes = [
         r
@@ -85,7 +85,7 @@ def _all_routes_core(job: VenueJob) -> SimulatorCore:
     return SimulatorCore(twin=twin, patch=job.patch, routes=routes, fps=40.0)
 
 
-def _still_works(core: SimulatorCore, protocol: WireProtocol) -> None:
+def still_works(core: SimulatorCore, protocol: WireProtocol) -> None:
     follow_up = {
         "artnet": [
             artnet.encode(artnet.ArtDmx(port_address=1, data=level(200))),
@@ -111,7 +111,7 @@ def _still_works(core: SimulatorCore, protocol: WireProtocol) -> None:
 def test_hostile_packet_is_counted_dropped_and_logged_once(
     mini: VenueJob, protocol: WireProtocol, data: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    core = _all_routes_core(mini)
+    core = all_routes_core(mini)
     with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
         core.receive(0.0, protocol, data, PEER)
     stats = core.statistics()
@@ -120,11 +120,11 @@ def test_hostile_packet_is_counted_dropped_and_logged_once(
     assert [r.levelno for r in caplog.records if r.name == LOGGER_NAME] == [logging.WARNING]
     assert protocol in caplog.records[0].getMessage()
     assert not core.dmx.any()
-    _still_works(core, protocol)
+    still_works(core, protocol)
 
 
 def test_truncated_enttec_frame_is_dropped_when_the_next_frame_starts(mini: VenueJob) -> None:
-    core = _all_routes_core(mini)
+    core = all_routes_core(mini)
     with collect_warnings() as warnings:
         core.receive(0.0, "enttec", VALID["enttec"][:100], PEER)
         assert core.statistics().malformed.enttec == 0, "a partial frame may still complete"
@@ -138,11 +138,11 @@ def test_truncated_enttec_frame_is_dropped_when_the_next_frame_starts(mini: Venu
 def test_random_bytes_never_raise_and_each_drop_logs_once(
     mini: VenueJob, protocol: WireProtocol, data: bytes
 ) -> None:
-    core = _all_routes_core(mini)
+    core = all_routes_core(mini)
     with collect_warnings() as warnings:
         core.receive(0.0, protocol, data, PEER)
     assert warnings.count == core.statistics().malformed.total
-    _still_works(core, protocol)
+    still_works(core, protocol)
 
 
 @FAST
@@ -158,19 +158,60 @@ def test_mutated_valid_packets_never_raise(
     for index, value in flips:
         if index < len(buf):
             buf[index] = value
-    core = _all_routes_core(mini)
+    core = all_routes_core(mini)
     with collect_warnings() as warnings:
         core.receive(0.0, protocol, bytes(buf[: max(cut, 1)] if cut < len(buf) else buf), PEER)
     assert warnings.count == core.statistics().malformed.total
-    _still_works(core, protocol)
+    still_works(core, protocol)
+
+
+def _immutable(value: object) -> bool:
+    """Scalars, tuples of immutables and frozen dataclasses of immutables, all the way down."""
+    if value is None or isinstance(value, int | float | str):
+        return True
+    if isinstance(value, tuple):
+        return all(_immutable(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        frozen = type(value).__dataclass_params__.frozen  # type: ignore[attr-defined]
+        return bool(frozen) and all(
+            _immutable(getattr(value, f.name)) for f in dataclasses.fields(value)
+        )
+    return False
+
+
+def _traffic(core: SimulatorCore, start: int, count: int) -> None:
+    """`count` frames of ArtDmx + ArtSync from sequence `start` (skipping one), and garbage."""
+    for k in range(start, start + count):
+        t = k / 40
+        for universe in (1, 2, 3):
+            data = level(k % 256)
+            packet = artnet.ArtDmx(sequence=k % 255 + 1, port_address=universe, data=data)
+            core.receive(t, "artnet", artnet.encode(packet), PEER)
+        core.receive(t, "artnet", artnet.encode(artnet.ArtSync()), PEER)
+        core.receive(t, "osc", b"garbage", PEER)
 
 
 def test_statistics_are_an_immutable_snapshot(mini: VenueJob) -> None:
-    core = _all_routes_core(mini)
-    before = core.statistics()
-    core.receive(0.0, "artnet", VALID["artnet"], PEER)
-    assert before.packets.artnet == 0
-    with pytest.raises(AttributeError):
+    """A snapshot is a deep copy: later traffic moves every counter but never the snapshot."""
+    core = all_routes_core(mini)
+    with collect_warnings():
+        _traffic(core, 1, 5)
+        before = core.statistics()
+        copied = copy.deepcopy(before)
+        _traffic(core, 8, 5)  # a sequence gap of 2 on every universe, more frames and drops
+    after = core.statistics()
+    assert _immutable(before)
+    assert before == copied
+    assert (before.packets.artnet, after.packets.artnet) == (20, 40)
+    assert (before.malformed.osc, after.malformed.osc) == (5, 10)
+    assert (before.gaps_by_universe, after.gaps_by_universe) == (
+        ((1, 0), (2, 0), (3, 0)),
+        ((1, 2), (2, 2), (3, 2)),
+    )
+    assert (before.timing.intervals, after.timing.intervals) == (4, 9)
+    with pytest.raises(dataclasses.FrozenInstanceError):
         before.unrouted = 3  # type: ignore[misc]
-    assert np.array_equal(core.dmx[0], np.full(512, 1, np.uint8))
-    assert struct.calcsize("<dH512s") == 522
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        before.packets.artnet = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        core.dmx[0, 0] = 1
