@@ -1,10 +1,12 @@
 """Run a show against the in-process simulator in virtual time and check expectations.
 
-Strategy: no threads and no waiting. A `ManualClock` jumps frame by frame; the real
-engine renders and patches each frame, the real outputs encode it (Art-Net, sACN, OSC,
-ENTTEC), the simulator decodes and latches it, and the checks read what the simulator
-latched (decoded through the patch: what each fixture would show), never the renderer's
-own frame. Hold cues are passed with GO after `hold_wait`, like an operator would.
+Strategy: no threads and no waiting. The real venue session (playback, engine, player,
+commands) plays on a `ManualClock` that jumps from deadline to deadline: frames are
+prepared and staged ahead, synced at their deadlines, dropped by the player's own policy;
+the real outputs encode them (Art-Net, sACN, OSC, ENTTEC), the simulator decodes and
+latches them, and the checks read what the simulator latched (decoded through the patch:
+what each fixture would show), never the renderer's own frame. Hold cues are passed by
+the session's own auto-go (a GO command after `hold_wait`), like an operator would.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from controller.effects_api import ParamError, ParamKind, ParamSpec, normalise_p
 from controller.outputs.factory import build_outputs
 from controller.outputs.routing import plan_routes
 from controller.preview.appearance import appearance_from_frame
-from controller.runtime.engine import Engine
+from controller.runtime.engine import Prepared
 from controller.runtime.job import VenueJob, resolve_time
-from controller.runtime.playback import Playback, PlayState
+from controller.runtime.session import SessionOptions, VenueSession
 from controller.show.rig import Protocol
 from controller.show.timeline import Target
 from controller.testing.clock import ManualClock
@@ -138,6 +140,7 @@ def _prepare_checks(spec: ExpectFile, job: VenueJob) -> list[_Prepared]:
 
 
 def run_show_test(job: VenueJob, spec: ExpectFile, *, max_frames: int = 200_000) -> ShowTestReport:
+    """Play the venue through the real session (engine, player, commands) in virtual time."""
     plan, patch = job.plan, job.patch
     protocol = None if spec.output == "rig" else Protocol(spec.output)
     routes = plan_routes(plan.twin, protocol=protocol)
@@ -149,8 +152,6 @@ def run_show_test(job: VenueJob, spec: ExpectFile, *, max_frames: int = 200_000)
         serial_opener=lambda device: SimSerialPort(SimByteSink(sim, clock, device=device)),
         venue_plan=(plan, patch), paced_serial=False,
     )  # fmt: skip
-    playback = Playback(duration=plan.duration, cues=[(c.name, c.t, c.hold) for c in plan.cues])
-    engine = Engine(plan=plan, patch=patch, playback=playback, outputs=outputs)
     checks = _prepare_checks(spec, job)
     start = resolve_time(str(spec.start), job.loaded, "start")
     until = (
@@ -158,41 +159,33 @@ def run_show_test(job: VenueJob, spec: ExpectFile, *, max_frames: int = 200_000)
         if spec.until is not None
         else plan.duration
     )
-    playback.arm(0.0)
-    playback.seek(0.0, start)
-    playback.go(0.0)
-    engine.open(0.0)
+    report = ShowTestReport(venue=plan.venue)
     has_beam = np.zeros(plan.elements.n, np.bool_)
     decoded = plan.new_frame()
-    report = ShowTestReport(venue=plan.venue)
     period = 1.0 / plan.fps
-    held_since: float | None = None
-    k = 0
-    while k < max_frames:
-        now = k * period
-        clock.jump_to(max(now, clock.now()))
-        state = playback.update(now)
-        if state is PlayState.HELD and spec.auto_go:
-            held_since = now if held_since is None else held_since
-            if now - held_since >= spec.hold_wait:
-                playback.go(now)
-                held_since = None
-        prepared = engine.prepare(now, k)
-        engine.deliver(prepared, now)
-        # the show time this frame depicts: a venue's output trim (`time_offset`) renders
-        # ahead of (or behind) the show position, by design
-        t = max(0.0, prepared.position + plan.time_offset)
+
+    def on_frame(prepared: Prepared, now: float) -> None:
+        # the show time this frame depicts: a venue's output trim renders ahead of (or
+        # behind) the show position, by design
+        t = plan.render_time(prepared.show_frame)
         light = appearance_from_frame(sim.frame(decoded), plan.elements, has_beam).light
         for p in checks:
             if p.start - period / 2 <= t <= p.end + period / 2 or (
                 p.start == p.end and abs(t - p.start) < period / 2
             ):
                 _evaluate(p, light, t)
-        report.frames, report.position = k + 1, t
-        if t >= until or playback.update(now) is PlayState.ENDED:
-            break
-        k += 1
-    engine.close(clock.now())
+        report.frames += 1
+        report.position = t
+        if t >= until or report.frames >= max_frames:
+            session.stop()
+
+    options = SessionOptions(
+        go=True, auto_go=spec.auto_go, hold_wait=spec.hold_wait, end_action="hold"
+    )
+    session = VenueSession(
+        job, options, clock=clock, outputs=outputs, start=start, on_frame=on_frame
+    )
+    session.run_inline()
     report.checks = [p.result for p in checks]
     stats = sim.statistics()
     report.simulator = stats.as_dict()

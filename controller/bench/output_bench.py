@@ -26,10 +26,8 @@ from controller.clock import Clock
 from controller.outputs.factory import build_outputs
 from controller.outputs.routing import plan_routes
 from controller.protocols import artnet, sacn
-from controller.runtime.engine import Engine
 from controller.runtime.job import load_venue
-from controller.runtime.playback import Playback
-from controller.runtime.player import Player
+from controller.runtime.session import SessionOptions, VenueSession
 from controller.show.rig import Protocol
 
 __all__ = ["bench_encoders", "bench_timing"]
@@ -154,17 +152,12 @@ def bench_timing(*, show: Path, seconds: float, realtime: bool, clock: Clock) ->
             clock=clock,
             fps=plan.fps,
         )
-        playback = Playback(duration=plan.duration, cues=[])
-        engine = Engine(plan=plan, patch=job.patch, playback=playback, outputs=outputs)
-        start = clock.now()
-        playback.arm(start)
-        playback.go(start)
-        engine.open(start)
-        player = Player(
-            engine=engine, clock=clock, realtime=realtime, until=lambda now: now - start >= seconds
-        )
-        player.run()
-        engine.close(clock.now())
+        session = VenueSession(
+            job, SessionOptions(go=True, duration=seconds, realtime=realtime), clock=clock,
+            outputs=outputs,
+        )  # fmt: skip
+        session.run_inline()
+        player, engine = session.player, session.engine
         if not parent.poll(seconds + 30):
             raise RuntimeError("the receiver process did not report")
         stats: dict[str, Any] = parent.recv()

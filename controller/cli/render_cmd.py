@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         task = progress.add_task(f"render {plan.venue}", total=frames)
         for k in range(frames):
-            render(plan, k / plan.fps, frame, driven)
+            render(plan, plan.render_time(k), frame, driven)
             writer.write_frame(patch.apply(frame, dmx, master, driven).reshape(-1))
             progress.advance(task)
     elapsed = clock.now() - started

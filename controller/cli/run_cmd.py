@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.cli.common import ArgumentError, load_venue, resolve_time
-from controller.cli.run_session import RunOptions, RunSession
+from controller.cli.run_session import RunOptions, open_session, summary
+from controller.runtime.session import SessionOptions, VenueSession
 
 __all__ = ["register"]
 
@@ -100,17 +101,19 @@ def _options(args: argparse.Namespace) -> RunOptions:
         output=args.output,
         target=args.target,
         interface=args.interface,
-        go=args.go,
-        auto_go=args.auto_go,
-        hold_wait=args.hold_wait,
-        duration=args.duration,
-        end_action=args.end,
-        master=args.master,
-        realtime=args.rt,
         virtual=args.virtual,
         record=args.record,
         preview=args.preview,
         osc_in=args.osc_in,
+        session=SessionOptions(
+            go=args.go,
+            auto_go=args.auto_go,
+            hold_wait=args.hold_wait,
+            duration=args.duration,
+            end_action=args.end,
+            master=args.master,
+            realtime=args.rt,
+        ),
     )
 
 
@@ -119,32 +122,51 @@ def run(args: argparse.Namespace) -> int:
     job = load_venue(args.show, args.venue)
     start = resolve_time(args.start, job.loaded, "--from") if args.start else None
     holds = [c.name for c in job.plan.cues if c.hold and (start is None or c.t > start)]
-    if options.virtual and holds and not options.auto_go and options.duration is None:
+    if (
+        options.virtual
+        and holds
+        and not options.session.auto_go
+        and options.session.duration is None
+    ):
         raise ArgumentError(
             "--virtual",
             f"the show holds at {holds[0]!r} and nobody can press GO in virtual time: "
             "add --auto-go or --duration",
         )
-    session = RunSession(job, options, start=start)
     interactive = sys.stdin.isatty() and sys.stderr.isatty() and not options.virtual
-    if options.virtual:
-        session.run_virtual()
-    else:
-        session.start()
-        try:
-            _drive(session, interactive)
-        finally:
-            session.finish()
+    with open_session(job, options, start=start) as (session, sim_stats):
+        osc = None
+        if options.osc_in is not None:
+            from controller.cli.osc_listener import OscListener
+
+            osc = OscListener(session, options.osc_in)
+        if options.virtual:
+            session.run_inline()
+        else:
+            session.start()
+            if osc is not None:
+                osc.start()
+            try:
+                _drive(session, interactive)
+            finally:
+                if not session.finish():
+                    sys.stderr.write("citypulse run: the output thread did not stop in time\n")
+                if osc is not None:
+                    osc.stop()
     report = session.report()
+    if sim_stats:
+        report["simulator"] = sim_stats
+    if osc is not None:
+        report["osc_in"] = osc.summary()
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        sys.stderr.write(session.summary(report))
+        sys.stderr.write(summary(report, options))
     return 1 if report.get("error") else 0
 
 
-def _drive(session: RunSession, interactive: bool) -> None:
+def _drive(session: VenueSession, interactive: bool) -> None:
     """Main thread: status line and keys while the output thread plays."""
     from rich.live import Live
 

@@ -1,25 +1,32 @@
-"""L7 the frame engine: show position -> rendered, patched frame -> every output.
+"""L7 the frame engine: commands and show position -> rendered, patched frame -> every output.
 
 Rules:
-- `prepare(deadline)` renders the frame for a future deadline (render ahead), so the
-  output thread only copies bytes onto the wire when the deadline comes.
-- `stage(prepared, now)` sends the frame's data ahead of its deadline (outputs with a sync
-  packet: Art-Net, sACN); `deliver(prepared, now)` at the deadline sends the sync packets
-  (receivers latch on them, so the frame appears at the deadline) and the outputs without
-  sync. Delivery checks the playback state at that moment: BLACKOUT (or an ended show set
-  to black out) re-patches the prepared look with master 0 and re-sends the data before
-  the sync, so a blackout reaches the wire on the very next frame, keeping positions
-  (pan/tilt) and fixed channels; grand master changes likewise apply at delivery.
+- One owner: `Playback` and the outputs are touched only by the thread that drives frames
+  (the player's output thread, or a test calling `tick`). Other threads talk to the engine
+  in two ways only: `submit(command)` puts a `Command` in the inbox (under the engine's one
+  lock), and `snapshot()` / `statistics()` / `outcomes()` read copies published by the
+  frame thread.
+- Frames live on the frame grid (`controller.runtime.grid`): `prepare(tick)` applies the
+  commands due by that tick in time order, then renders and patches show frame
+  `Playback.frame(tick)` ahead of its deadline; `stage` sends the data ahead (outputs with
+  a sync packet: Art-Net, sACN); `deliver` at the deadline sends the sync packets and the
+  outputs without sync.
+- Commands that move the show (ARM, GO, HOLD, GOTO, SEEK) apply when a frame is prepared.
+  Output overrides (BLACKOUT, master) apply at prepare or at delivery, whichever comes
+  first: a blackout re-patches the prepared look with master 0 and re-sends the data
+  before the sync, so it reaches the wire on the very next frame, keeping positions
+  (pan/tilt) and fixed channels.
 - One output failing never stops the others: its exception is counted on it and the
   frame goes on to the rest.
-- Operator commands may arrive from any thread; they go through `command`, which holds
-  the engine's lock while the playback changes.
-- `tick(now)` is prepare + deliver in one call: tests drive frames with it, without threads.
+- Render is deterministic but not re-entrant (clips keep scratch buffers), which the one
+  frame thread guarantees.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,21 +37,27 @@ from controller.compile.plan import VenuePlan
 from controller.outputs.base import Output, OutputStats
 from controller.patch.patcher import Patch
 from controller.render.renderer import render
-from controller.runtime.playback import CommandResult, Playback, PlaybackSnapshot
+from controller.runtime.commands import Command, CommandOutcome
+from controller.runtime.grid import FrameGrid, LocalGrid
+from controller.runtime.playback import Playback, PlaybackSnapshot
 
 __all__ = ["Engine", "EngineStats", "Prepared"]
+
+OUTCOMES_KEPT = 256
 
 
 @dataclass(slots=True)
 class Prepared:
-    index: int
-    deadline: float
-    position: float
+    tick: int
+    deadline: float  # local monotonic time it is due
+    show_frame: int
+    position: float  # show seconds the frame depicts (before the venue's output trim)
     frame: NDArray[np.float32]
     dmx: NDArray[np.uint8]
     master: float
     driven: NDArray[np.bool_]
     staged: bool = False
+    final: bool = False  # the stop frame: sent as prepared, whatever the overrides say
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +72,10 @@ class EngineStats:
     outputs: tuple[OutputStats, ...]
 
 
+def _copy_stats(stats: OutputStats) -> OutputStats:
+    return dataclasses.replace(stats, extra=dict(stats.extra))
+
+
 class Engine:
     def __init__(
         self,
@@ -67,12 +84,17 @@ class Engine:
         patch: Patch,
         playback: Playback,
         outputs: Sequence[Output],
+        grid: FrameGrid | None = None,
     ) -> None:
         self.plan = plan
         self.patch = patch
         self.playback = playback
         self.outputs = tuple(outputs)
-        self.lock = threading.RLock()
+        self.grid: FrameGrid = grid if grid is not None else LocalGrid(epoch=0.0, fps=plan.fps)
+        self._lock = threading.Lock()  # guards the inbox and what is published
+        self._inbox: list[Command] = []
+        self._outcomes: deque[CommandOutcome] = deque(maxlen=OUTCOMES_KEPT)
+        self._snapshot = playback.snapshot(0)
         self._frames = [plan.new_frame(), plan.new_frame()]
         self._driven = [plan.new_driven(), plan.new_driven()]
         self._dmx = [patch.new_output(), patch.new_output()]
@@ -85,30 +107,100 @@ class Engine:
         self.blackout_frames = 0
         self.output_failures = 0
 
+    # -- other threads -------------------------------------------------------------------
+    def submit(self, command: Command) -> None:
+        """Queue a command; it executes on the first frame due at or after its `exec_at`."""
+        with self._lock:
+            self._inbox.append(command)
+
+    def snapshot(self) -> PlaybackSnapshot:
+        """The playback as of the last frame prepared or delivered."""
+        return self._snapshot
+
+    def outcomes(self) -> tuple[CommandOutcome, ...]:
+        with self._lock:
+            return tuple(self._outcomes)
+
+    def statistics(self) -> EngineStats:
+        return EngineStats(
+            frames_sent=self.frames_sent,
+            frames_dropped=self.frames_dropped,
+            late_frames=self.late_frames,
+            max_late_ms=round(self.max_late * 1e3, 3),
+            blackout_frames=self.blackout_frames,
+            output_failures=self.output_failures,
+            playback=self._snapshot,
+            outputs=tuple(_copy_stats(o.stats()) for o in self.outputs),
+        )
+
+    # -- the frame thread ----------------------------------------------------------------
+    def _due(self, tick: int, *, overrides_only: bool) -> list[tuple[int, Command]]:
+        """Take the inbox's commands due by `tick`, in execution order."""
+        due: list[tuple[int, int, Command]] = []
+        with self._lock:
+            keep = []
+            for order, cmd in enumerate(self._inbox):
+                at = tick if cmd.exec_at is None else self.grid.tick_for(cmd.exec_at)
+                if at <= tick and not (overrides_only and cmd.moves_position):
+                    due.append((at, order, cmd))
+                else:
+                    keep.append(cmd)
+            self._inbox = keep
+        return [(at, cmd) for at, _, cmd in sorted(due, key=lambda d: (d[0], d[1]))]
+
+    def _execute(self, tick: int, *, overrides_only: bool) -> None:
+        for at, cmd in self._due(tick, overrides_only=overrides_only):
+            result = self.playback.apply(cmd, tick, at)
+            outcome = CommandOutcome(
+                command=cmd,
+                accepted=result.accepted,
+                message=result.message,
+                tick=tick if result.accepted else None,
+                position=self.playback.frame(tick) / self.plan.fps,
+            )
+            with self._lock:
+                self._outcomes.append(outcome)
+
+    def _publish(self, tick: int) -> None:
+        self._snapshot = self.playback.snapshot(tick)
+
+    def record_drop(self, frames: int) -> None:
+        """Count frames the player skipped because they could only have been sent late."""
+        self.frames_dropped += frames
+
     def open(self, now: float) -> None:
         for out in self.outputs:
             self._guard(out, lambda o: o.open(now))
 
-    def command(self, fn: Callable[[Playback, float], CommandResult], now: float) -> CommandResult:
-        with self.lock:
-            return fn(self.playback, now)
+    def prepare(self, tick: int) -> Prepared:
+        """Apply the commands due by `tick` and render its frame ahead of its deadline."""
+        self._execute(tick, overrides_only=False)
+        pb = self.playback
+        show_frame = pb.frame(tick)
+        master = 0.0 if pb.output_dark(tick) else pb.master * self.plan.intensity
+        self._publish(tick)
+        return self._render(tick, show_frame, master)
 
-    def prepare(self, deadline: float, index: int = 0) -> Prepared:
-        with self.lock:
-            self.playback.update(deadline)
-            position = self.playback.position(deadline)
-            master = self.playback.master * self.plan.intensity
-            if self.playback.output_dark(deadline):
-                master = 0.0  # staged ahead while blacked out: stage black, never the lit look
+    def prepare_stop(self, tick: int, *, dark: bool) -> Prepared:
+        """The stop frame: the current show frame, black when `dark`, sent as prepared."""
+        pb = self.playback
+        master = 0.0 if dark else pb.master * self.plan.intensity
+        prepared = self._render(tick, pb.frame(tick), master)
+        prepared.final = True
+        return prepared
+
+    def _render(self, tick: int, show_frame: int, master: float) -> Prepared:
         self._flip ^= 1
         frame, dmx, driven = (
             self._frames[self._flip],
             self._dmx[self._flip],
             self._driven[self._flip],
         )
-        render(self.plan, max(0.0, position + self.plan.time_offset), frame, driven)
+        render(self.plan, self.plan.render_time(show_frame), frame, driven)
         self.patch.apply(frame, dmx, master, driven)
-        return Prepared(index, deadline, position, frame, dmx, master, driven)
+        position = show_frame / self.plan.fps
+        deadline = self.grid.deadline(tick)
+        return Prepared(tick, deadline, show_frame, position, frame, dmx, master, driven)
 
     def _guard(self, out: Output, action: Callable[[Output], None]) -> None:
         try:
@@ -120,30 +212,29 @@ class Engine:
     def stage(self, prepared: Prepared, now: float) -> None:
         """Send the frame's data ahead of its deadline (see the module rules)."""
         for out in self.outputs:
-            self._guard(out, lambda o: o.stage(now, prepared.dmx))
+            self._guard(out, lambda o: o.stage(now, prepared.dmx, deadline=prepared.deadline))
         prepared.staged = True
 
     def deliver(self, prepared: Prepared, now: float) -> None:
-        with self.lock:
-            dark = self.playback.output_dark(now)
-            master = self.playback.master * self.plan.intensity
-        dmx = prepared.dmx
-        restage = not prepared.staged
-        if dark:
-            self.blackout_frames += 1
-            if prepared.master != 0.0:
-                dmx = self.patch.apply(prepared.frame, self._dark, 0.0, prepared.driven)
+        """At the deadline: apply due overrides, then sync (or send) the frame."""
+        dmx, restage, master = prepared.dmx, not prepared.staged, prepared.master
+        if not prepared.final:
+            self._execute(prepared.tick, overrides_only=True)
+            pb = self.playback
+            master = 0.0 if pb.output_dark(prepared.tick) else pb.master * self.plan.intensity
+            if master != prepared.master:
+                dmx = self.patch.apply(prepared.frame, self._dark, master, prepared.driven)
                 restage = True
-        elif master != prepared.master:
-            dmx = self.patch.apply(prepared.frame, self._dark, master, prepared.driven)
-            restage = True
+            self._publish(prepared.tick)
+        if master == 0.0:
+            self.blackout_frames += 1
         late = now - prepared.deadline
         if late > 0.002:
             self.late_frames += 1
         self.max_late = max(self.max_late, late)
         for out in self.outputs:
             if restage:
-                self._guard(out, lambda o: o.stage(now, dmx))
+                self._guard(out, lambda o: o.stage(now, dmx, deadline=prepared.deadline))
             self._guard(out, lambda o: o.commit(now))
         self.frames_sent += 1
 
@@ -151,25 +242,12 @@ class Engine:
         for out in self.outputs:
             self._guard(out, lambda o: o.poll(now))
 
-    def tick(self, now: float) -> Prepared:
-        prepared = self.prepare(now)
-        self.deliver(prepared, now)
+    def tick(self, tick: int) -> Prepared:
+        """Prepare and deliver frame `tick` at its deadline (tests drive frames with it)."""
+        prepared = self.prepare(tick)
+        self.deliver(prepared, prepared.deadline)
         return prepared
 
     def close(self, now: float) -> None:
         for out in self.outputs:
             self._guard(out, lambda o: o.close(now))
-
-    def statistics(self, now: float) -> EngineStats:
-        with self.lock:
-            snap = self.playback.snapshot(now)
-        return EngineStats(
-            frames_sent=self.frames_sent,
-            frames_dropped=self.frames_dropped,
-            late_frames=self.late_frames,
-            max_late_ms=round(self.max_late * 1e3, 3),
-            blackout_frames=self.blackout_frames,
-            output_failures=self.output_failures,
-            playback=snap,
-            outputs=tuple(o.stats() for o in self.outputs),
-        )

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias, get_args
 
 from controller.protocols import osc
-from controller.runtime.engine import Engine
-from controller.runtime.playback import CommandResult, Playback, PlayState
+from controller.runtime.commands import Command, CommandKind
 
-__all__ = ["PREFIX", "OscCommands", "ParsedCommand", "Verb", "parse_osc_command"]
+__all__ = ["PREFIX", "OscCommands", "ParsedCommand", "Verb", "parse_osc_command", "to_command"]
 
 _log = logging.getLogger("citypulse.osc")
 
@@ -107,48 +106,43 @@ def parse_osc_command(message: osc.Message, *, prefix: str = PREFIX) -> ParsedCo
     return ParsedCommand(verb=verb, venue=parts[0] if len(parts) == 2 else None, value=value)
 
 
-Action: TypeAlias = Callable[[Playback, float], CommandResult]
+_KINDS: dict[Verb, CommandKind] = {
+    "go": CommandKind.GO,
+    "resume": CommandKind.RESUME,
+    "hold": CommandKind.HOLD,
+    "blackout": CommandKind.BLACKOUT,
+    "master": CommandKind.MASTER,
+    "goto": CommandKind.GOTO,
+}
 
 
-def _resume(at: float | None) -> Action:
-    def resume(p: Playback, t: float) -> CommandResult:
-        if p.update(t) is not PlayState.HELD:
-            return CommandResult(False, f"cannot RESUME while {p.state.value}")
-        return p.go(t, at=at)
-
-    return resume
-
-
-def _action(command: ParsedCommand, due: float | None) -> Action:
-    """The playback call for a parsed command; `due` is the bundle's time, None if immediate."""
-    match command.verb, command.value:
-        case "go", None:
-            return lambda p, t: p.go(t, at=due)
-        case "resume", None:
-            return _resume(due)
-        case "hold", None:
-            return lambda p, t: p.hold(t)
-        case "blackout", bool(on):
-            return lambda p, t: p.set_blackout(t, on)
-        case "master", float(level):
-            return lambda p, t: p.set_master(t, level)
-        case "goto", str(cue):
-            return lambda p, t: p.goto(t, cue)
-    msg = f"{command!r} does not follow the grammar of parse_osc_command"
-    raise ValueError(msg)
+def to_command(parsed: ParsedCommand, *, exec_at: float | None, origin: str = "osc") -> Command:
+    """The `Command` a parsed OSC command stands for, due at grid time `exec_at`."""
+    args = () if parsed.value is None else (parsed.value,)
+    return Command(kind=_KINDS[parsed.verb], args=args, origin=origin, exec_at=exec_at)
 
 
 class OscCommands:
-    """`OscInput` handler: parse, filter by venue, apply under the engine lock, count."""
+    """`OscInput` handler: parse, filter by venue, submit as a `Command`, count.
+
+    A bundle's timetag (`due`, on the local clock) becomes the command's `exec_at` on the
+    venue's frame grid (`to_grid`), so every venue that receives the bundle executes it on
+    the same frame. What the playback then makes of it is in the engine's outcomes.
+    """
 
     def __init__(
-        self, *, engine: Engine, venue: str, now: Callable[[], float], prefix: str = PREFIX
+        self,
+        *,
+        submit: Callable[[Command], None],
+        venue: str,
+        to_grid: Callable[[float], float],
+        prefix: str = PREFIX,
     ) -> None:
-        self.engine = engine
+        self.submit = submit
         self.venue = venue
-        self.now = now
+        self.to_grid = to_grid
         self.prefix = prefix
-        self.accepted = 0
+        self.submitted = 0
         self.refused = 0
         self.ignored = 0
         self.last: str = ""
@@ -165,13 +159,11 @@ class OscCommands:
         if parsed.venue is not None and parsed.venue != self.venue:
             self._ignore(f"for venue {parsed.venue!r}")
             return
-        result = self.engine.command(_action(parsed, due), self.now())
-        if not result.accepted:
-            self._refuse(address, result.message)
-            return
-        self.accepted += 1
-        self.last = result.message
-        _log.info("osc %s: %s", address, result.message)
+        command = to_command(parsed, exec_at=None if due is None else self.to_grid(due))
+        self.submit(command)
+        self.submitted += 1
+        self.last = f"{command.describe()} submitted"
+        _log.info("osc %s: %s", address, self.last)
 
     def _ignore(self, why: str) -> None:
         self.ignored += 1

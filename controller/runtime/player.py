@@ -1,30 +1,35 @@
-"""L7 the real-time player: frames on absolute deadlines, in an output thread.
+"""L7 the real-time player: frames on the grid's deadlines, in one output thread.
 
 Strategy:
-- Frame k is due at T0 + k / fps on the injected monotonic clock. Right after delivering
-  frame k the thread renders frame k + 1 and sends its data (receivers buffer it), then
-  waits for the deadline (`Clock.wait_until`, never a relative sleep) and sends only the
-  sync packets: rendering and bulk sending never delay the moment a frame appears.
+- Frame k is due at `grid.deadline(k)` on the injected monotonic clock, recomputed every
+  frame. Right after delivering frame k the thread prepares frame k + 1 and sends its
+  data (receivers buffer it), then waits for the deadline (`Clock.wait_until`, never a
+  relative sleep) and sends only the sync packets: rendering and bulk sending never delay
+  the moment a frame appears.
 - Latest frame wins: a frame the thread could only send more than half a period late is
-  dropped (counted), and the thread renders the first frame whose deadline is still
+  dropped (counted), and the thread prepares the first frame whose deadline is still
   ahead, so two frames never leave less than half a period apart and nothing bursts.
+  Dropped ticks still advance the show: the venue stays on the grid.
+- This thread owns the engine's frames and outputs: it opens them, and when asked to stop
+  it sends the stop frame on the next deadline and closes them. No other thread prepares
+  or delivers a frame.
 - SCHED_FIFO real-time priority is requested when asked and allowed; refusal is reported,
   not fatal.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable
 
 from controller.clock import Clock
-from controller.runtime.engine import Engine
+from controller.runtime.engine import Engine, Prepared
 
 __all__ = ["LATE_FRACTION", "Player", "request_realtime"]
 
 LATE_FRACTION = 0.5  # a frame later than this part of a period is dropped, not sent
+LATENESS_KEPT = 1_000_000
 
 
 def request_realtime(priority: int = 50) -> str:
@@ -44,18 +49,22 @@ class Player:
         clock: Clock,
         realtime: bool = False,
         until: Callable[[float], bool] | None = None,
+        on_frame: Callable[[Prepared, float], None] | None = None,
+        stop_dark: bool = True,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.period = 1.0 / engine.plan.fps
         self.realtime = realtime
         self.until = until
+        self.on_frame = on_frame
+        self.stop_dark = stop_dark  # the stop frame is black (end action BLACKOUT)
         self.realtime_status = "normal priority"
         self.lateness: list[float] = []  # seconds late per delivered frame (bounded)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        self.next_deadline: float | None = None  # of the frame after the last one delivered
+        self.stopped_cleanly = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._guarded, name="citypulse-output", daemon=True)
@@ -64,9 +73,12 @@ class Player:
     def stop(self) -> None:
         self._stop.set()
 
-    def join(self, timeout: float | None = None) -> None:
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the output thread; True when it has ended."""
         if self._thread is not None:
             self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
     @property
     def running(self) -> bool:
@@ -82,34 +94,58 @@ class Player:
         """The loop (callable directly with a ManualClock(autojump=True) in tests)."""
         if self.realtime:
             self.realtime_status = request_realtime()
+        engine, clock = self.engine, self.clock
+        engine.open(clock.now())
+        try:
+            k = self._play()
+            self._stop_frame(k + 1)
+        finally:
+            engine.close(clock.now())
+
+    def _first_tick(self) -> int:
+        grid = self.engine.grid
+        return grid.tick_for(grid.to_grid(self.clock.now()))
+
+    def _play(self) -> int:
+        """Deliver frames until asked to stop; returns the last tick delivered."""
         engine, clock, period = self.engine, self.clock, self.period
-        t0 = clock.now()
-        k = 0
-        prepared = engine.prepare(t0, 0)
+        k = self._first_tick()
+        prepared = engine.prepare(k)
+        engine.stage(prepared, clock.now())
         skipped = False
-        while not self._stop.is_set():
-            deadline = t0 + k * period
+        while True:
+            deadline = engine.grid.deadline(k)
             clock.wait_until(deadline)
             now = clock.now()
             if now - deadline > period * LATE_FRACTION and not skipped:
-                # Latest frame wins: this frame is too late to send (it would land close to
-                # the next one). Skip to the first deadline still ahead and render that
-                # frame; it goes out even if rendering it overran (so the show always
-                # progresses), but frames never bunch and nothing bursts to catch up.
-                due = max(k + 1, math.ceil((now - t0) / period))
-                engine.frames_dropped += due - k
-                k = due
-                prepared = engine.prepare(t0 + k * period, k)
-                skipped = True
+                # Too late to send (it would land close to the next one): skip to the first
+                # deadline still ahead. That frame goes out even if preparing it overran (so
+                # the show always progresses), but frames never bunch and nothing bursts.
+                due = max(k + 1, self._first_tick())
+                engine.record_drop(due - k)
+                k, skipped = due, True
+                prepared = engine.prepare(k)
                 continue
             skipped = False
             engine.deliver(prepared, now)
-            self.next_deadline = deadline + period
             engine.poll(now)
-            if len(self.lateness) < 1_000_000:
+            if len(self.lateness) < LATENESS_KEPT:
                 self.lateness.append(now - deadline)
-            if self.until is not None and self.until(now):
-                break
+            if self.on_frame is not None:
+                self.on_frame(prepared, now)
+            if self._stop.is_set() or (self.until is not None and self.until(now)):
+                return k
             k += 1
-            prepared = engine.prepare(t0 + k * period, k)
+            prepared = engine.prepare(k)
             engine.stage(prepared, clock.now())
+
+    def _stop_frame(self, k: int) -> None:
+        """The last frame, on the next deadline, so the frame rhythm holds to the end."""
+        engine, clock = self.engine, self.clock
+        if not self.stop_dark:
+            self.stopped_cleanly = True
+            return
+        prepared = engine.prepare_stop(k, dark=True)
+        clock.wait_until(prepared.deadline)
+        engine.deliver(prepared, clock.now())
+        self.stopped_cleanly = True

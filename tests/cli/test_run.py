@@ -10,13 +10,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from controller.cli import main
+from controller.runtime.job import VenueJob, load_venue
+from simulator.recorder import read_recording
 from simulator.wire import artnet as wire_artnet
+from tests.runtime.helpers import light
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "data" / "venue" / "shows" / "mini.yaml"
+
+
+def mini_job() -> VenueJob:
+    return load_venue(MINI, "mini")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -120,9 +128,16 @@ def test_a_missing_show_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_pat
 
 def test_virtual_run_to_the_end_of_the_show(capsys: pytest.CaptureFixture[str]) -> None:
     report = virtual(capsys, "--go", "--auto-go", "--hold-wait", "0.5")
-    assert (report["venue"], report["state"], report["position_s"]) == ("mini", "ended", 20.0)
-    # 20 s of show + 0.5 s at the hold at 40 fps, the frame at the end (+ the closing frame)
-    assert 20 * 40 + 20 + 1 <= report["frames_sent"] <= 20 * 40 + 20 + 2
+    assert (report["venue"], report["state"], report["position_s"]) == ("mini", "ended", 19.975)
+    # frames 0..199 on ticks 0..199; the hold cue's frame 200 from tick 200 until the
+    # auto-go (submitted after 0.5 s, on tick 220) executes on tick 221; frames 201..799 on
+    # ticks 222..820; tick 821 is the first ended (dark) frame, then the stop frame
+    assert report["frames_sent"] == 823
+    assert [(c["command"], c["origin"], c["tick"]) for c in report["commands"]] == [
+        ("ARM", "session", 0),
+        ("GO", "session", 0),
+        ("GO", "auto-go", 221),
+    ]
     assert report["frames_dropped"] == 0
     assert report["lateness_ms"] == {"p50": 0.0, "p99": 0.0, "max": 0.0}
     assert report["simulator"]["frames_latched"] == report["frames_sent"]
@@ -133,16 +148,36 @@ def test_virtual_run_to_the_end_of_the_show(capsys: pytest.CaptureFixture[str]) 
 def test_virtual_run_from_a_cue_for_a_duration(capsys: pytest.CaptureFixture[str]) -> None:
     report = virtual(capsys, "--go", "--from", "later-1", "--duration", "2", "--end", "hold")
     assert report["state"] == "running"  # stopped by --duration, not by the end
-    assert report["position_s"] == pytest.approx(11.0, abs=0.03)  # 'later' is at 10 s
+    # 'later' is at 10 s: from show frame 360, 2 s is ticks 0..80 (the 81st frame closes it)
+    assert (report["position_s"], report["frames_sent"]) == (11.0, 81)
 
 
-def test_virtual_run_with_master_reaches_the_simulator(capsys: pytest.CaptureFixture[str]) -> None:
-    full = virtual(capsys, "--go", "--from", "go+1", "--duration", "0.5", "--end", "hold")
-    dim = virtual(
-        capsys, "--go", "--from", "go+1", "--duration", "0.5", "--end", "hold", "--master", "0"
-    )
+def _light_per_frame(path: Path) -> list[float]:
+    """The brightest light the simulator latched, per frame, decoded through the patch."""
+    job = mini_job()
+    universes = list(job.patch.universes)
+    dmx = job.patch.new_output()
+    _, records = read_recording(path)
+    out = []
+    for i, r in enumerate(records, start=1):
+        dmx[universes.index(r.universe)] = np.frombuffer(r.data, np.uint8)
+        if i % len(universes) == 0:
+            out.append(float(light(job, dmx).max()))
+    return out
+
+
+def test_virtual_run_with_master_reaches_the_simulator(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lit, dark = tmp_path / "full.cprec", tmp_path / "dark.cprec"
+    common = ("--go", "--from", "go+1", "--duration", "0.5", "--end", "hold")
+    full = virtual(capsys, *common, "--record", str(lit))
+    dim = virtual(capsys, *common, "--master", "0", "--record", str(dark))
     assert full["frames_sent"] == dim["frames_sent"] == 21
-    assert full["simulator"]["frames_latched"] == dim["simulator"]["frames_latched"]
+    lit_light, dark_light = _light_per_frame(lit), _light_per_frame(dark)
+    assert len(lit_light) == len(dark_light) == 21
+    assert min(lit_light) > 0.9  # floods red at full: the lit look reached the wire
+    assert dark_light == [0.0] * 21  # master 0: every frame dark on the wire
 
 
 def test_summary_text_without_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,25 +213,40 @@ def test_artnet_run_reaches_a_real_loopback_node(capsys: pytest.CaptureFixture[s
     assert len(ports) == 3
 
 
-def _run_bounded(*argv: str, timeout_s: float = 10.0) -> int | None:
+def _run_bounded(*argv: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str] | None:
     """Run the CLI in a child process; None if it was still running after `timeout_s`."""
     try:
-        done = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-m", "controller", "run", *argv],
-            cwd=ROOT, capture_output=True, timeout=timeout_s, check=False,
+            cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         return None
-    return done.returncode
 
 
-def test_virtual_with_auto_go_but_no_go_does_not_run_forever() -> None:
-    code = _run_bounded(str(MINI), "--output", "sim", "--virtual", "--auto-go")
-    assert code is not None, "still running after 10 s of wall time (virtual loop spinning)"
-    assert code in (0, 2)
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--auto-go"], "--virtual: needs --go (nobody can press GO in virtual time)"),
+        (
+            ["--go"],
+            (
+                "--virtual: the show holds at 'go' and nobody can press GO in virtual time: "
+                "add --auto-go or --duration"
+            ),
+        ),
+    ],
+)
+def test_a_virtual_run_that_could_never_end_is_refused_before_it_plays(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, str(MINI), "--output", "sim", "--virtual", *argv)
+    assert (code, out) == (2, "")
+    assert err == f"citypulse run: error[A002]: {message}\n"
 
 
-def test_virtual_go_on_a_show_with_a_hold_does_not_run_forever() -> None:
-    code = _run_bounded(str(MINI), "--output", "sim", "--virtual", "--go")
-    assert code is not None, "still running after 10 s of wall time (held at the 'go' cue)"
-    assert code in (0, 2)
+def test_a_virtual_run_past_a_hold_ends_by_itself() -> None:
+    done = _run_bounded(str(MINI), "--output", "sim", "--virtual", "--go", "--auto-go", "--json")
+    assert done is not None, "still running after 30 s of wall time (virtual loop spinning)"
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["state"] == "ended"

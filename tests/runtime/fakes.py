@@ -67,7 +67,7 @@ class RecordingOutput:
         self._enter("open")
         self.calls.append(Call("open", now))
 
-    def stage(self, now: float, dmx: U8) -> None:
+    def stage(self, now: float, dmx: U8, *, deadline: float | None = None) -> None:
         self._enter("stage")
         self._staged = dmx.copy()
         self.calls.append(Call("stage", now, self._staged))

@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 
 from controller.attributes import LIGHT_ATTRIBUTES, Attribute
 from controller.render.renderer import render
+from controller.runtime.commands import Command, CommandKind
 from controller.runtime.job import VenueJob
 from controller.runtime.playback import EndAction, Playback
 
@@ -16,24 +17,30 @@ SHOW_AT = 6.0  # past the 'go' hold: floods red, the pixel chase running
 
 
 def expected_dmx(job: VenueJob, position: float, master: float = 1.0) -> NDArray[np.uint8]:
-    """Render + patch the mini venue at `position`, independently of the engine."""
+    """Render + patch the mini venue's show frame nearest `position`, as `render` writes it."""
     plan, patch = job.plan, job.patch
     frame, driven = plan.new_frame(), plan.new_driven()
-    render(plan, position, frame, driven)
+    render(plan, plan.render_time(round(position * plan.fps)), frame, driven)
     return patch.apply(frame, patch.new_output(), master * plan.intensity, driven)
 
 
 def playing(
-    job: VenueJob, *, at: float = SHOW_AT, end: EndAction = EndAction.BLACKOUT, now: float = 0.0
+    job: VenueJob, *, at: float = SHOW_AT, end: EndAction = EndAction.BLACKOUT, tick: int = 0
 ) -> Playback:
-    """The mini show RUNNING from position `at` at clock time `now`."""
+    """The mini show RUNNING from position `at` on frame-grid tick `tick`."""
     plan = job.plan
     pb = Playback(
-        duration=plan.duration, cues=[(c.name, c.t, c.hold) for c in plan.cues], end_action=end
+        fps=plan.fps,
+        frame_count=plan.frame_count,
+        cues=[(c.name, c.t, c.hold) for c in plan.cues],
+        end_action=end,
     )
-    pb.arm(now)
-    pb.seek(now, at)
-    pb.go(now)
+    for command in (
+        Command(kind=CommandKind.ARM),
+        Command(kind=CommandKind.SEEK, args=(at,)),
+        Command(kind=CommandKind.GO),
+    ):
+        assert pb.apply(command, tick).accepted
     return pb
 
 

@@ -12,6 +12,7 @@ from controller.outputs.network import ArtNetOutput
 from controller.outputs.routing import Route
 from controller.outputs.serial_dmx import OpenDmxOutput
 from controller.patch.patcher import FIXED_SLOT
+from controller.runtime.commands import Command, CommandKind
 from controller.runtime.engine import Engine
 from controller.runtime.job import VenueJob
 from controller.runtime.playback import EndAction, Playback, PlayState
@@ -38,8 +39,8 @@ def engine_with(
 def test_tick_stages_and_commits_the_rendered_patched_frame(mini: VenueJob) -> None:
     out = RecordingOutput()
     engine = engine_with(mini, out)
-    engine.tick(0.0)
-    engine.tick(PERIOD)
+    engine.tick(0)
+    engine.tick(1)
     assert [c.op for c in out.calls] == ["stage", "commit", "stage", "commit"]
     assert [c.now for c in out.commits] == [0.0, PERIOD]
     first, second = (c.dmx for c in out.commits)
@@ -48,7 +49,7 @@ def test_tick_stages_and_commits_the_rendered_patched_frame(mini: VenueJob) -> N
     np.testing.assert_array_equal(first, expected_dmx(mini, SHOW_AT))
     np.testing.assert_array_equal(second, expected_dmx(mini, SHOW_AT + PERIOD))
     assert light(mini, first).max() > 0.9  # a lit look, so "dark" below means something
-    assert engine.statistics(PERIOD).frames_sent == 2
+    assert engine.statistics().frames_sent == 2
 
 
 def test_every_output_gets_the_same_frame(mini: VenueJob) -> None:
@@ -60,12 +61,12 @@ def test_every_output_gets_the_same_frame(mini: VenueJob) -> None:
 def test_blackout_between_stage_and_deliver_makes_that_very_frame_dark(mini: VenueJob) -> None:
     out = RecordingOutput()
     engine = engine_with(mini, out)
-    engine.tick(0.0)
+    engine.tick(0)
     lit = out.latched.copy()
-    prepared = engine.prepare(PERIOD, 1)
+    prepared = engine.prepare(1)
     engine.stage(prepared, 0.0)  # the frame's data went out ahead of its deadline, lit
     assert light(mini, out.last_staged).max() > 0.9
-    engine.command(lambda p, t: p.set_blackout(t, True), 0.01)
+    engine.submit(Command(kind=CommandKind.BLACKOUT, args=(True,)))
     engine.deliver(prepared, PERIOD)
     dark = out.latched
     assert light(mini, dark).max() == 0.0
@@ -78,27 +79,27 @@ def test_blackout_between_stage_and_deliver_makes_that_very_frame_dark(mini: Ven
     np.testing.assert_array_equal(dark.reshape(-1)[keep], lit.reshape(-1)[keep])
     assert dark.reshape(-1)[slots(mini, FIXED_SLOT)].tolist() == [8]
     assert lit.reshape(-1)[pixels].any()
-    assert engine.statistics(PERIOD).blackout_frames == 1
+    assert engine.statistics().blackout_frames == 1
 
 
 def test_blackout_off_restores_the_look_on_the_next_frame(mini: VenueJob) -> None:
     out = RecordingOutput()
     engine = engine_with(mini, out)
-    engine.command(lambda p, t: p.set_blackout(t, True), 0.0)
-    engine.tick(0.0)
+    engine.submit(Command(kind=CommandKind.BLACKOUT, args=(True,)))
+    engine.tick(0)
     assert light(mini, out.latched).max() == 0.0
-    engine.command(lambda p, t: p.set_blackout(t, False), 0.01)
-    engine.tick(PERIOD)
+    engine.submit(Command(kind=CommandKind.BLACKOUT, args=(False,)))
+    engine.tick(1)
     np.testing.assert_array_equal(out.latched, expected_dmx(mini, SHOW_AT + PERIOD))
 
 
 def test_grand_master_change_applies_at_delivery(mini: VenueJob) -> None:
     out = RecordingOutput()
     engine = engine_with(mini, out)
-    prepared = engine.prepare(0.0)
+    prepared = engine.prepare(0)
     engine.stage(prepared, 0.0)
     np.testing.assert_array_equal(out.last_staged, expected_dmx(mini, SHOW_AT))
-    engine.command(lambda p, t: p.set_master(t, 0.5), 0.0)
+    engine.submit(Command(kind=CommandKind.MASTER, args=(0.5,)))
     engine.deliver(prepared, 0.0)
     half = expected_dmx(mini, SHOW_AT, master=0.5)
     np.testing.assert_array_equal(out.latched, half)
@@ -110,7 +111,7 @@ def test_grand_master_change_applies_at_delivery(mini: VenueJob) -> None:
 def test_an_unchanged_prepared_frame_is_not_staged_twice(mini: VenueJob) -> None:
     out = RecordingOutput()
     engine = engine_with(mini, out)
-    prepared = engine.prepare(PERIOD, 1)
+    prepared = engine.prepare(1)
     engine.stage(prepared, 0.0)
     engine.deliver(prepared, PERIOD)
     assert [(c.op, c.now) for c in out.calls] == [("stage", 0.0), ("commit", PERIOD)]
@@ -119,20 +120,20 @@ def test_an_unchanged_prepared_frame_is_not_staged_twice(mini: VenueJob) -> None
 def test_an_ended_show_set_to_black_out_goes_dark(mini: VenueJob) -> None:
     out = RecordingOutput()
     engine = engine_with(mini, out, playback=playing(mini, at=19.99))
-    engine.tick(0.0)
-    assert engine.statistics(0.0).playback.state is PlayState.RUNNING
-    engine.tick(1.0)
-    assert engine.statistics(1.0).playback.state is PlayState.ENDED
+    engine.tick(0)
+    assert engine.statistics().playback.state is PlayState.RUNNING
+    engine.tick(1)
+    assert engine.statistics().playback.state is PlayState.ENDED
     assert light(mini, out.latched).max() == 0.0
 
 
 def test_an_ended_show_set_to_hold_keeps_its_last_look(mini: VenueJob) -> None:
     out = RecordingOutput()
     engine = engine_with(mini, out, playback=playing(mini, at=9.0, end=EndAction.HOLD))
-    engine.command(lambda p, t: p.seek(t, 20.0), 0.0)
-    engine.tick(0.0)
+    engine.submit(Command(kind=CommandKind.SEEK, args=(20.0,)))
+    engine.tick(0)
     np.testing.assert_array_equal(out.latched, expected_dmx(mini, 20.0))
-    assert engine.statistics(0.0).blackout_frames == 0
+    assert engine.statistics().blackout_frames == 0
 
 
 @pytest.mark.parametrize("op", ["open", "stage", "commit", "poll", "close"])
@@ -144,13 +145,13 @@ def test_a_failing_output_is_counted_and_the_others_carry_on(mini: VenueJob, op:
     )
     engine = engine_with(mini, good1, bad, good2)
     engine.open(0.0)
-    engine.tick(0.0)
+    engine.tick(0)
     engine.poll(0.0)
     engine.close(0.0)
     for good in (good1, good2):
         assert [c.op for c in good.calls] == ["open", "stage", "commit", "poll", "close"]
     np.testing.assert_array_equal(good1.latched, good2.latched)
-    stats = engine.statistics(0.0)
+    stats = engine.statistics()
     assert stats.output_failures == 1
     assert stats.frames_sent == 1
     by_name = {o.name: o for o in stats.outputs}
@@ -176,8 +177,8 @@ def test_a_failing_network_output_keeps_its_error_count(mini: VenueJob) -> None:
     engine = Engine(
         plan=mini.plan, patch=mini.patch, playback=playing(mini), outputs=[artnet, good]
     )
-    engine.tick(0.0)
-    stats = engine.statistics(0.0)
+    engine.tick(0)
+    stats = engine.statistics()
     assert (stats.output_failures, len(good.commits)) == (1, 1)
     failed = stats.outputs[0]
     assert (failed.name, failed.errors) == ("artnet[1]", 1)
@@ -191,10 +192,10 @@ def test_open_dmx_never_puts_the_lit_look_on_the_line_during_blackout(mini: Venu
         name="opendmx[1]", device="/dev/ttyUSB0", row=0, clock=clock, opener=lambda _: line
     )  # paced; its thread's packets are played by hand at chosen times (write_packet)
     engine = Engine(plan=mini.plan, patch=mini.patch, playback=playing(mini), outputs=[dmx_out])
-    engine.command(lambda p, t: p.set_blackout(t, True), 0.0)
-    engine.tick(0.0)
+    engine.submit(Command(kind=CommandKind.BLACKOUT, args=(True,)))
+    engine.tick(0)
     dmx_out.write_packet(0.005)  # the line's own deadline, after frame 0
-    prepared = engine.prepare(PERIOD, 1)
+    prepared = engine.prepare(1)
     engine.stage(prepared, 0.006)  # render-ahead of frame 1
     dmx_out.write_packet(0.0125)  # the line's next deadline falls before frame 1's
     engine.deliver(prepared, PERIOD)
@@ -211,7 +212,7 @@ def test_a_failing_output_is_counted_every_frame(mini: VenueJob) -> None:
     bad, good = RecordingOutput("bad", fail={"stage"}), RecordingOutput("good")
     engine = engine_with(mini, bad, good)
     for k in range(5):
-        engine.tick(k * PERIOD)
+        engine.tick(k)
     assert engine.output_failures == 5
     assert bad.stats().errors == 5
     assert len(good.commits) == 5
@@ -219,19 +220,19 @@ def test_a_failing_output_is_counted_every_frame(mini: VenueJob) -> None:
 
 def test_late_delivery_is_counted(mini: VenueJob) -> None:
     engine = engine_with(mini)
-    prepared = engine.prepare(1.0)
-    engine.deliver(prepared, 1.001)  # within 2 ms: on time
-    engine.deliver(engine.prepare(2.0), 2.010)
-    stats = engine.statistics(2.010)
+    prepared = engine.prepare(40)
+    engine.deliver(prepared, 1.001)  # within 2 ms of its deadline (1 s): on time
+    engine.deliver(engine.prepare(80), 2.010)
+    stats = engine.statistics()
     assert stats.late_frames == 1
     assert stats.max_late_ms == pytest.approx(10.0, abs=1e-3)
 
 
 def test_statistics_is_an_immutable_snapshot(mini: VenueJob) -> None:
     engine = engine_with(mini)
-    engine.tick(0.0)
-    stats = engine.statistics(0.0)
-    engine.tick(PERIOD)
+    engine.tick(0)
+    stats = engine.statistics()
+    engine.tick(1)
     assert stats.frames_sent == 1
     assert stats.playback.state is PlayState.RUNNING
     assert stats.playback.position == SHOW_AT
@@ -243,9 +244,9 @@ def test_prepare_alternates_buffers_so_a_staged_frame_survives_the_next_render(
     mini: VenueJob,
 ) -> None:
     engine = engine_with(mini)
-    first = engine.prepare(0.0, 0)
+    first = engine.prepare(0)
     kept = first.dmx.copy()
-    second = engine.prepare(PERIOD, 1)
+    second = engine.prepare(1)
     assert second.dmx is not first.dmx
     np.testing.assert_array_equal(first.dmx, kept)
-    assert (first.index, second.index, second.deadline) == (0, 1, PERIOD)
+    assert (first.tick, second.tick, second.deadline) == (0, 1, PERIOD)

@@ -7,60 +7,91 @@ import logging
 import pytest
 
 from controller.protocols import osc
+from controller.runtime.commands import Command, CommandKind
 from controller.runtime.engine import Engine
+from controller.runtime.grid import LocalGrid
 from controller.runtime.job import VenueJob
 from controller.runtime.osc_commands import OscCommands, ParsedCommand, parse_osc_command
-from controller.runtime.playback import Playback, PlayState
+from controller.runtime.playback import Playback, PlaybackSnapshot, PlayState
 
 
 @pytest.fixture
-def commands(mini: VenueJob) -> OscCommands:
-    cues = [(c.name, c.t, c.hold) for c in mini.plan.cues]
-    playback = Playback(duration=mini.plan.duration, cues=cues)
-    playback.arm(0.0)
-    engine = Engine(plan=mini.plan, patch=mini.patch, playback=playback, outputs=[])
-    return OscCommands(engine=engine, venue="mini", now=lambda: 1.0)
+def engine(mini: VenueJob) -> Engine:
+    plan = mini.plan
+    cues = [(c.name, c.t, c.hold) for c in plan.cues]
+    playback = Playback(fps=plan.fps, frame_count=plan.frame_count, cues=cues)
+    engine = Engine(
+        plan=plan,
+        patch=mini.patch,
+        playback=playback,
+        outputs=[],
+        grid=LocalGrid(epoch=0.0, fps=40),
+    )
+    engine.submit(Command(kind=CommandKind.ARM))
+    engine.tick(0)
+    return engine
+
+
+@pytest.fixture
+def commands(engine: Engine) -> OscCommands:
+    return OscCommands(submit=engine.submit, venue="mini", to_grid=lambda local: local)
 
 
 def msg(address: str, *args: osc.OscArg, tags: str = "") -> osc.Message:
     return osc.Message(address=address, args=args, type_tags=tags)
 
 
-def test_go_hold_resume_goto_blackout_master(commands: OscCommands) -> None:
-    pb = commands.engine.playback
-    commands(msg("/citypulse/go"), None)
-    assert pb.state is PlayState.RUNNING
-    commands(msg("/citypulse/mini/hold"), None)
-    assert pb.state is PlayState.HELD
-    commands(msg("/citypulse/resume"), None)
-    assert pb.state is PlayState.RUNNING
-    commands(msg("/citypulse/goto", "later"), None)
-    assert pb.position(1.0) == 10.0
-    commands(msg("/citypulse/blackout", 1), None)
-    assert pb.blackout
-    commands(msg("/citypulse/blackout", 0.0), None)
-    assert not pb.blackout
-    commands(msg("/citypulse/blackout"), None)  # no argument: on
-    assert pb.blackout
-    commands(msg("/citypulse/blackout", False), None)
-    assert not pb.blackout
-    commands(msg("/citypulse/master", 0.25), None)
-    assert pb.master == 0.25
-    assert (commands.accepted, commands.refused, commands.ignored) == (9, 0, 0)
+def test_go_hold_resume_goto_blackout_master(commands: OscCommands, engine: Engine) -> None:
+    tick = iter(range(1, 100))
+
+    def after(address: str, *args: osc.OscArg) -> PlaybackSnapshot:
+        commands(msg(address, *args), None)
+        engine.tick(next(tick))
+        return engine.snapshot()
+
+    assert after("/citypulse/go").state is PlayState.RUNNING
+    assert after("/citypulse/mini/hold").state is PlayState.HELD
+    assert after("/citypulse/resume").state is PlayState.RUNNING
+    assert after("/citypulse/goto", "later").position == 10.0
+    assert after("/citypulse/blackout", 1).blackout
+    assert not after("/citypulse/blackout", 0.0).blackout
+    assert after("/citypulse/blackout").blackout  # no argument: on
+    assert not after("/citypulse/blackout", False).blackout
+    assert after("/citypulse/master", 0.25).master == 0.25
+    assert (commands.submitted, commands.refused, commands.ignored) == (9, 0, 0)
+    assert all(o.accepted and o.command.origin == "osc" for o in engine.outcomes()[1:])
 
 
-def test_go_in_a_bundle_starts_the_show_at_the_bundle_timetag(commands: OscCommands) -> None:
-    """A GO timetagged 0.0 that is dispatched at 1.0 plays as if it had started at 0.0."""
+def test_go_in_a_bundle_starts_the_show_at_the_bundle_timetag(
+    commands: OscCommands, engine: Engine
+) -> None:
+    """A GO timetagged 0.0 s that executes on the frame due at 1.0 s plays as if it had
+    started at 0.0 s: the venue that heard it late is where the others are."""
     commands(msg("/citypulse/go"), 0.0)
-    assert commands.engine.playback.position(1.0) == 1.0
+    engine.tick(40)
+    assert engine.snapshot().position == 1.0
 
 
-def test_resume_only_resumes(commands: OscCommands) -> None:
+def test_resume_only_resumes(commands: OscCommands, engine: Engine) -> None:
     """RESUME from ARMED is refused: it must not start a show that was never started."""
     commands(msg("/citypulse/resume"), None)
-    assert commands.engine.playback.state is PlayState.ARMED
-    assert commands.refused == 1
-    assert commands.last == "cannot RESUME while armed"
+    engine.tick(1)
+    assert engine.snapshot().state is PlayState.ARMED
+    outcome = engine.outcomes()[-1]
+    assert (outcome.accepted, outcome.message) == (
+        False,
+        "cannot RESUME while armed; only when held",
+    )
+
+
+def test_a_cue_the_show_does_not_have_is_refused_by_the_playback(
+    commands: OscCommands, engine: Engine
+) -> None:
+    commands(msg("/citypulse/goto", "nope"), None)
+    engine.tick(1)
+    outcome = engine.outcomes()[-1]
+    assert not outcome.accepted
+    assert "unknown cue 'nope'" in outcome.message
 
 
 @pytest.mark.parametrize(
@@ -83,18 +114,25 @@ def test_resume_only_resumes(commands: OscCommands) -> None:
         pytest.param(msg("/citypulse/master", True), "refused", "got ,T True", id="master-T"),
         pytest.param(msg("/citypulse/master", 2.0), "refused", "got ,f 2.0", id="range"),
         pytest.param(msg("/citypulse/master", float("nan")), "refused", "got ,f nan", id="nan"),
-        pytest.param(msg("/citypulse/goto", "nope"), "refused", "unknown cue 'nope'", id="no-cue"),
     ],
 )
 def test_bad_commands_are_refused_and_change_nothing(
-    commands: OscCommands, message: osc.Message, counter: str, text: str
+    commands: OscCommands, engine: Engine, message: osc.Message, counter: str, text: str
 ) -> None:
-    before = commands.engine.playback.snapshot(1.0)
+    before = engine.snapshot()
     commands(message, None)
+    engine.tick(1)
     assert getattr(commands, counter) == 1
-    assert commands.accepted == 0
+    assert commands.submitted == 0
     assert text in commands.last
-    assert commands.engine.playback.snapshot(1.0) == before
+    after = engine.snapshot()
+    assert (after.state, after.frame, after.blackout, after.master, after.version) == (
+        before.state,
+        before.frame,
+        before.blackout,
+        before.master,
+        before.version,
+    )
 
 
 def test_a_refusal_is_logged_with_its_address_and_reason(

@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from controller.runtime.commands import Command, CommandKind
 from controller.runtime.engine import Engine
+from controller.runtime.grid import LocalGrid
 from controller.runtime.job import VenueJob
-from controller.runtime.playback import PlayState
+from controller.runtime.playback import Playback, PlayState
 from controller.runtime.player import Player, request_realtime
 from controller.testing import ManualClock
 from tests.runtime.fakes import RecordingOutput
@@ -22,7 +24,22 @@ START_AT = 6.0  # show position at T0
 
 
 def deadline(k: int) -> float:
-    return T0 + k * PERIOD  # the player's own expression, so equality is exact
+    return T0 + k / FPS  # the frame grid's own expression, so equality is exact
+
+
+def engine_for(job: VenueJob, out: RecordingOutput, playback: Playback | None = None) -> Engine:
+    return Engine(
+        plan=job.plan,
+        patch=job.patch,
+        playback=playback or playing(job, at=START_AT),
+        outputs=[out],
+        grid=LocalGrid(epoch=T0, fps=FPS),
+    )
+
+
+def player(engine: Engine, clock: ManualClock, until: Callable[[float], bool] | None) -> Player:
+    """A player without the stop frame, so commits count the frames played."""
+    return Player(engine=engine, clock=clock, until=until, stop_dark=False)
 
 
 def rig(
@@ -33,10 +50,7 @@ def rig(
 ) -> tuple[Engine, RecordingOutput, ManualClock]:
     clock = clock or ManualClock(T0, autojump=True)
     out = RecordingOutput(on_stage=on_stage)
-    engine = Engine(
-        plan=job.plan, patch=job.patch, playback=playing(job, at=START_AT, now=T0), outputs=[out]
-    )
-    return engine, out, clock
+    return engine_for(job, out), out, clock
 
 
 def bounded(done: Callable[[float], bool], max_frames: int = 5_000) -> Callable[[float], bool]:
@@ -61,10 +75,10 @@ def commit_times(out: RecordingOutput) -> list[float]:
 
 def test_frames_are_committed_exactly_on_absolute_deadlines(mini: VenueJob) -> None:
     engine, out, clock = rig(mini)
-    Player(engine=engine, clock=clock, until=frames_until(41)).run()
+    player(engine, clock, frames_until(41)).run()
     assert commit_times(out) == [deadline(k) for k in range(41)]
     assert clock.now() == deadline(40)
-    stats = engine.statistics(clock.now())
+    stats = engine.statistics()
     assert (stats.frames_sent, stats.frames_dropped, stats.late_frames) == (41, 0, 0)
 
 
@@ -72,7 +86,7 @@ def test_each_frame_is_staged_before_its_deadline_and_only_committed_at_it(
     mini: VenueJob,
 ) -> None:
     engine, out, clock = rig(mini)
-    Player(engine=engine, clock=clock, until=frames_until(20)).run()
+    player(engine, clock, frames_until(20)).run()
     sends = [c for c in out.calls if c.op in ("stage", "commit")]
     # frame 0 is rendered before the loop and sent whole at T0; then, for every frame k,
     # its data goes right after frame k-1's commit, a whole period before its deadline
@@ -87,15 +101,15 @@ def test_each_frame_is_staged_before_its_deadline_and_only_committed_at_it(
 
 def test_committed_frames_show_the_show_at_their_deadline(mini: VenueJob) -> None:
     engine, out, clock = rig(mini)
-    Player(engine=engine, clock=clock, until=frames_until(12)).run()
+    player(engine, clock, frames_until(12)).run()
     for k in (0, 1, 5, 11):
-        position = START_AT + (deadline(k) - T0)
+        position = START_AT + k / FPS
         np.testing.assert_array_equal(out.commits[k].dmx, expected_dmx(mini, position))
 
 
 def test_poll_follows_every_delivery(mini: VenueJob) -> None:
     engine, out, clock = rig(mini)
-    Player(engine=engine, clock=clock, until=frames_until(5)).run()
+    player(engine, clock, frames_until(5)).run()
     ops = [c.op for c in out.calls if c.op in ("commit", "poll")]
     assert ops == ["commit", "poll"] * 5
 
@@ -106,10 +120,10 @@ def test_a_command_while_the_next_frame_is_staged_reaches_that_frame(mini: Venue
     def operator(stages: int, now: float) -> None:
         assert engine is not None
         if stages == 6:  # frame 5 is staged (lit); BLACKOUT comes before its deadline
-            engine.command(lambda p, t: p.set_blackout(t, True), now)
+            engine.submit(Command(kind=CommandKind.BLACKOUT, args=(True,)))
 
     engine, out, clock = rig(mini, on_stage=operator)
-    Player(engine=engine, clock=clock, until=frames_until(8)).run()
+    player(engine, clock, frames_until(8)).run()
     lit = [light(mini, c.dmx).max() for c in out.commits if c.dmx is not None]
     assert all(level > 0.9 for level in lit[:5])
     assert lit[5:] == [0.0, 0.0, 0.0]
@@ -118,8 +132,8 @@ def test_a_command_while_the_next_frame_is_staged_reaches_that_frame(mini: Venue
 
 def test_a_sustained_blackout_never_sends_lit_data_ahead(mini: VenueJob) -> None:
     engine, out, clock = rig(mini)
-    engine.command(lambda p, t: p.set_blackout(t, True), T0)
-    Player(engine=engine, clock=clock, until=frames_until(10)).run()
+    engine.submit(Command(kind=CommandKind.BLACKOUT, args=(True,)))
+    player(engine, clock, frames_until(10)).run()
     assert all(light(mini, c.dmx).max() == 0.0 for c in out.commits if c.dmx is not None)
     staged = [float(light(mini, c.dmx).max()) for c in out.of("stage") if c.dmx is not None]
     assert max(staged) == 0.0, f"lit data staged during blackout: {staged}"
@@ -128,16 +142,19 @@ def test_a_sustained_blackout_never_sends_lit_data_ahead(mini: VenueJob) -> None
 def test_the_end_of_the_show_stops_the_player_with_until(mini: VenueJob) -> None:
     clock = ManualClock(T0, autojump=True)
     out = RecordingOutput()
-    playback = playing(mini, at=19.0, now=T0)  # one second before the end
-    engine = Engine(plan=mini.plan, patch=mini.patch, playback=playback, outputs=[out])
+    playback = playing(mini, at=19.0)  # one second before the end
+    engine = engine_for(mini, out, playback)
 
     def ended(now: float) -> bool:
-        return playback.update(now) is PlayState.ENDED
+        return engine.snapshot().state is PlayState.ENDED
 
-    Player(engine=engine, clock=clock, until=bounded(ended)).run()
-    assert len(out.commits) == FPS + 1  # 19.000 .. 20.000 s
+    player(engine, clock, bounded(ended)).run()
+    assert len(out.commits) == FPS + 1  # show frames 760 .. 799, then the first ended frame
     assert playback.state is PlayState.ENDED
-    assert light(mini, out.latched).max() == 0.0  # end_action blackout, on the last frame
+    last = out.commits[-2].dmx
+    assert last is not None
+    np.testing.assert_array_equal(last, expected_dmx(mini, 799 / FPS))  # the last show frame
+    assert not out.latched[0, :2].any()  # end_action blackout: flood 1's intensity is 0
 
 
 # -- latest frame wins ----------------------------------------------------------------------
@@ -156,23 +173,23 @@ def stall(clock: ManualClock, at_stage: int, periods: float) -> Callable[[int, f
 def test_a_stall_drops_the_missed_frame_and_returns_to_the_frame_grid(mini: VenueJob) -> None:
     clock = ManualClock(T0, autojump=True)
     engine, out, _ = rig(mini, clock=clock, on_stage=stall(clock, at_stage=11, periods=2.5))
-    Player(engine=engine, clock=clock, until=frames_until(20)).run()
+    player(engine, clock, frames_until(20)).run()
     times = commit_times(out)
     # frames 0..9 on time; staging frame 10 stalls until 11.5 periods: frame 10 is too late,
     # and frame 11 would leave half a period late, right before frame 12: both are dropped
     # and frame 12 goes on its own deadline, back on the grid (no bunching, no burst)
     assert times[:10] == [deadline(k) for k in range(10)]
     assert times[10:] == [deadline(k) for k in range(12, 20)]
-    stats = engine.statistics(clock.now())
+    stats = engine.statistics()
     assert (stats.frames_dropped, stats.late_frames, stats.frames_sent) == (2, 0, 18)
-    position = START_AT + 12 * PERIOD
+    position = START_AT + 12 / FPS
     np.testing.assert_array_equal(out.commits[10].dmx, expected_dmx(mini, position))
 
 
 def test_a_long_stall_counts_every_missed_frame(mini: VenueJob) -> None:
     clock = ManualClock(T0, autojump=True)
     engine, out, _ = rig(mini, clock=clock, on_stage=stall(clock, at_stage=3, periods=10.5))
-    Player(engine=engine, clock=clock, until=frames_until(30)).run()
+    player(engine, clock, frames_until(30)).run()
     # a 10.5-period stall: the 10 frames due during it (and half a period after it) drop
     assert engine.frames_dropped == 10
     assert len(out.commits) == 30 - 10
@@ -197,7 +214,7 @@ def _run_with_stall(
             clock.jump_to(wake(k, now))
 
     engine, out, _ = rig(job, clock=clock, on_stage=hook)
-    Player(engine=engine, clock=clock, until=frames_until(k + 10)).run()
+    player(engine, clock, frames_until(k + 10)).run()
     return engine, commit_times(out)
 
 
@@ -220,7 +237,7 @@ def test_no_two_commits_are_closer_than_one_period_after_a_stall(mini: VenueJob)
 def test_start_and_stop_run_the_loop_in_a_named_thread(mini: VenueJob) -> None:
     clock = ManualClock(T0, autojump=True)
     out = RecordingOutput(commits_wanted=10)
-    engine = Engine(plan=mini.plan, patch=mini.patch, playback=playing(mini, now=T0), outputs=[out])
+    engine = engine_for(mini, out)
     player = Player(engine=engine, clock=clock)
     names: list[str] = []
     out.on_stage = lambda _, __: names.append(threading.current_thread().name)
@@ -234,16 +251,13 @@ def test_start_and_stop_run_the_loop_in_a_named_thread(mini: VenueJob) -> None:
     assert player.error is None
     assert names[0] == "citypulse-output"
     times = commit_times(out)
-    assert times == [deadline(k) for k in range(len(times))]
+    assert times == [deadline(k) for k in range(len(times))]  # the stop frame on the grid too
+    assert light(mini, out.latched).max() == 0.0  # the stop frame is black
+    assert (out.calls[0].op, out.calls[-1].op) == ("open", "close")
 
 
 def test_an_error_in_the_loop_is_kept_for_the_caller(mini: VenueJob) -> None:
-    engine = Engine(
-        plan=mini.plan,
-        patch=mini.patch,
-        playback=playing(mini, now=T0),
-        outputs=[RecordingOutput()],
-    )
+    engine = engine_for(mini, RecordingOutput())
     player = Player(engine=engine, clock=ManualClock(T0))  # no autojump: wait_until refuses
     player.start()
     player.join(10)
@@ -264,31 +278,32 @@ def test_realtime_is_requested_and_a_refusal_is_reported_not_fatal() -> None:
 
 def test_a_lateness_sample_is_kept_per_delivered_frame(mini: VenueJob) -> None:
     engine, out, clock = rig(mini)
-    player = Player(engine=engine, clock=clock, until=frames_until(10))
-    player.run()
-    assert player.lateness == [0.0] * 10
-    assert player.period == PERIOD
+    played = player(engine, clock, frames_until(10))
+    played.run()
+    assert played.lateness == [0.0] * 10
     assert len(out.commits) == 10
 
 
 def test_playback_commands_can_come_from_another_thread(mini: VenueJob) -> None:
     clock = ManualClock(T0, autojump=True)
     out = RecordingOutput(commits_wanted=5, pause=True)  # the output thread waits in commit 5
-    playback = playing(mini, now=T0)
-    engine = Engine(plan=mini.plan, patch=mini.patch, playback=playback, outputs=[out])
-    player = Player(engine=engine, clock=clock, until=frames_until(20))
-    player.start()
+    engine = engine_for(mini, out)
+    played = player(engine, clock, frames_until(20))
+    played.start()
     try:
         assert out.enough.wait(10), "the output thread delivered nothing"
-        result = engine.command(lambda p, t: p.hold(t), clock.now())
+        engine.submit(Command(kind=CommandKind.HOLD, origin="other-thread"))
     finally:
         out.release.set()
-        player.join(10)
-    assert not player.running
-    assert player.error is None
-    assert result.message == f"held at {START_AT + 4 * PERIOD:.3f} s"  # at frame 4's deadline
-    held = playback.snapshot(clock.now()).position
+        played.join(10)
+    assert not played.running
+    assert played.error is None
+    (outcome,) = engine.outcomes()
+    # sent while frame 4 was on the wire: it executes on the next frame prepared, frame 5
+    assert (outcome.accepted, outcome.tick) == (True, 5)
+    assert outcome.message == f"held at {START_AT + 5 / FPS:.3f} s"
+    held = engine.snapshot().position
     frozen = [c.dmx for c in out.commits[5:]]
     assert len(frozen) == 15
-    for dmx in frozen:  # every frame after the HOLD shows the held look
+    for dmx in frozen:  # every frame from the HOLD on shows the held look
         np.testing.assert_array_equal(dmx, expected_dmx(mini, held))

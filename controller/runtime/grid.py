@@ -1,0 +1,63 @@
+"""L7 the frame grid: frame k is due at grid time `epoch + k / fps`.
+
+Rules:
+- Grid time is the venue's timebase: the local monotonic clock when a venue plays alone,
+  shared time when venues play in lockstep. Commands carry `exec_at` in grid time; the
+  grid turns it into the tick (frame index) it executes on: the first frame due at or
+  after it.
+- `deadline(k)` is the local monotonic time frame k must appear, recomputed every frame
+  (a lockstep grid moves with the timebase), so a correction never bunches or skips.
+- Ticks are integers; grid arithmetic is exact enough that a time computed as
+  `time_of(k)` maps back to k.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["FrameGrid", "LocalGrid"]
+
+_EPS = 1e-9  # seconds: float noise when a time sits exactly on a frame
+
+
+class FrameGrid(Protocol):
+    @property
+    def fps(self) -> int: ...
+
+    def time_of(self, tick: int) -> float:
+        """Grid time of frame `tick`."""
+        ...
+
+    def tick_for(self, grid_time: float) -> int:
+        """The first frame due at or after `grid_time`."""
+        ...
+
+    def deadline(self, tick: int) -> float:
+        """Local monotonic time frame `tick` is due."""
+        ...
+
+    def to_grid(self, local: float) -> float:
+        """Grid time of a local monotonic instant."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalGrid:
+    """A venue on its own: grid time is the local monotonic clock."""
+
+    epoch: float
+    fps: int
+
+    def time_of(self, tick: int) -> float:
+        return self.epoch + tick / self.fps
+
+    def tick_for(self, grid_time: float) -> int:
+        return math.ceil((grid_time - self.epoch) * self.fps - _EPS * self.fps)
+
+    def deadline(self, tick: int) -> float:
+        return self.time_of(tick)
+
+    def to_grid(self, local: float) -> float:
+        return local
