@@ -98,6 +98,19 @@ class VenuePlan:
     def frame_count(self) -> int:
         return round(self.duration * self.fps)
 
+    @property
+    def offset_frames(self) -> int:
+        """The venue's output trim (`time_offset`) in whole frames: positions stay on the grid."""
+        return round(self.time_offset * self.fps)
+
+    def render_time(self, show_frame: int) -> float:
+        """Show seconds rendered for show frame `show_frame` (the trim applied, never < 0).
+
+        The same for a live frame and for frame `show_frame` of `citypulse render`, so every
+        frame on the wire is byte for byte a frame of the FSEQ render.
+        """
+        return max(0, show_frame + self.offset_frames) / self.fps
+
     def new_frame(self) -> F32:
         """A frame buffer for `render` (starts at the home look)."""
         return self.home.copy()

@@ -84,7 +84,8 @@ def test_anything_a_peer_sends_is_a_command_or_a_command_error(data: dict[str, o
     try:
         command = Command.from_dict(data)
     except CommandError as exc:
-        assert str(exc)  # says what is wrong
+        message = str(exc)  # says what is wrong
+        assert message
     else:  # accepted: then it is exactly what was sent
         assert Command.from_dict(command.as_dict()) == command
         assert command.kind.value == data["kind"]
