@@ -12,7 +12,7 @@ from typing import Any
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from controller import __version__
-from controller.cli.common import ArgumentError, load_venue
+from controller.cli.common import ArgumentError, load_venue, resolve_time
 from controller.clock import MonotonicClock
 from controller.fseq import FseqWriter
 from controller.render.renderer import render
@@ -34,6 +34,13 @@ def register(sub: Any) -> None:
     p.add_argument("--compression", choices=("zstd", "zlib", "none"), default="zstd")
     p.add_argument("--level", type=int, help="compression level (default: zstd 2, zlib 3)")
     p.add_argument("--master", type=float, default=1.0, help="grand master 0..1 (default 1)")
+    p.add_argument(
+        "--from",
+        dest="start",
+        help="render a section from this cue or time (e.g. 'pulse', 'finale-5'); "
+        "the file's frame 0 is that show frame",
+    )
+    p.add_argument("--duration", type=float, help="render a section this many seconds long")
     p.set_defaults(handler=run)
 
 
@@ -42,9 +49,19 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError("--master", f"master={args.master!r} out of range 0..1")
     if args.output.suffix.lower() != ".fseq":
         raise ArgumentError("--output", f"{str(args.output)!r} should end in .fseq")
+    if args.duration is not None and not 0 < args.duration <= 86400:
+        raise ArgumentError("--duration", f"duration={args.duration!r} out of range (0, 86400]")
     job = load_venue(args.show, args.venue)
     plan, patch = job.plan, job.patch
-    frames = plan.frame_count
+    first = (
+        0
+        if args.start is None
+        else round(resolve_time(args.start, job.loaded, "--from") * plan.fps)
+    )
+    first = min(first, plan.frame_count - 1)
+    frames = plan.frame_count - first
+    if args.duration is not None:
+        frames = max(1, min(frames, round(args.duration * plan.fps)))
     step_ms = round(1000 / plan.fps)
     try:  # the show's path as seen from the .fseq file, so renders match from any directory
         show_ref = os.path.relpath(Path(job.loaded.path).resolve(), args.output.resolve().parent)
@@ -61,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         "name": job.loaded.show.name,
         "venue": plan.venue,
         "fps": plan.fps,
+        "first_frame": first,
         "universes": list(patch.universes),
     }
     frame = plan.new_frame()
@@ -90,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         ) as writer,
     ):
         task = progress.add_task(f"render {plan.venue}", total=frames)
-        for k in range(frames):
+        for k in range(first, first + frames):
             render(plan, plan.render_time(k), frame, driven)
             writer.write_frame(patch.apply(frame, dmx, master, driven).reshape(-1))
             progress.advance(task)

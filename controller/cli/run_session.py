@@ -115,16 +115,14 @@ def open_session(
         elif options.output == "sim":
             from controller.cli.sim_process import SimulatorProcess
 
-            proc = stack.enter_context(
-                SimulatorProcess(
-                    show=Path(job.loaded.path),
-                    venue=job.plan.venue,
-                    record=options.record,
-                    preview=options.preview,
-                )
+            proc = SimulatorProcess(
+                show=Path(job.loaded.path),
+                venue=job.plan.venue,
+                record=options.record,
+                preview=options.preview,
             )
-            routes = proc.retarget(routes)
-            stack.callback(lambda: sim_stats.update(proc.stats))
+            stack.callback(lambda: sim_stats.update(proc.stats))  # after the process ends
+            routes = stack.enter_context(proc).retarget(routes)
         outputs = _outputs(job, routes, clock, options, kwargs)
         session = VenueSession(job, options.session, clock=clock, outputs=outputs, start=start)
         yield session, sim_stats
