@@ -17,7 +17,13 @@ from controller.show.diagnostics import DiagnosticSink, did_you_mean, known_list
 from controller.show.profile import FixtureProfile
 from controller.show.rig import RigFile
 from controller.show.salvage import salvage_show
-from controller.show.source import SourceDoc, display_path, read_yaml
+from controller.show.source import (
+    InputFileError,
+    SourceDoc,
+    check_input_file,
+    display_path,
+    read_yaml,
+)
 from controller.show.timeline import ShowFile, ShowFragment
 from controller.show.twin import Twin, check_outputs, profile_dirs, resolve_twin
 
@@ -67,11 +73,26 @@ class ProfileLibrary:
 def existing_file(path: Path) -> Path | None:
     """`path` resolved when it names a regular file; None for a missing file or a name the OS
     rejects (embedded NUL, too long, symlink loop), so user-typed paths never raise."""
+    found = locate_file(path)
+    return found if isinstance(found, Path) else None
+
+
+def locate_file(path: Path) -> Path | str:
+    """`path` resolved when it names a regular input file, else why not ("not found", ...)."""
     try:
         resolved = path.resolve()
-        return resolved if resolved.is_file() else None
-    except (OSError, ValueError, RuntimeError):
-        return None
+        check_input_file(resolved)
+    except InputFileError as exc:
+        return exc.message
+    except (OSError, ValueError, RuntimeError):  # NUL in the name, too long, symlink loop
+        return "not found"
+    return resolved
+
+
+def _not_there(what: str, problem: str, looked: Path) -> str:
+    if problem == "file not found":
+        return f"{what} not found (looked at {display_path(looked)})"
+    return f"{what} is {problem}" if problem.startswith("not ") else f"{what}: {problem}"
 
 
 def _read(path: Path, sink: DiagnosticSink) -> SourceDoc | None:
@@ -159,13 +180,10 @@ def _merge_includes(
     for i, rel in enumerate(includes):
         if not isinstance(rel, str):
             continue
-        target = existing_file(base / rel)
-        if target is None:
-            sink.error(
-                "S111",
-                f"included file {rel!r} not found (looked at {display_path(base / rel)})",
-                doc.span(("include", i)),
-            )
+        target = locate_file(base / rel)
+        if isinstance(target, str):
+            message = _not_there(f"included file {rel!r}", target, base / rel)
+            sink.error("S111", message, doc.span(("include", i)))
             continue
         if target in stack:
             chain = " -> ".join(p.name for p in (*stack[stack.index(target) :], target))
@@ -210,14 +228,11 @@ def load_show(path: Path, effects: EffectRegistry) -> LoadedShow:
     library = ProfileLibrary()
     venues: dict[str, Twin] = {}
     for vid, entry in show.venues.items():
-        rig_path = existing_file(path.parent / entry.rig)
-        if rig_path is None:
-            sink.error(
-                "S110",
-                f"venue {vid!r}: rig file {entry.rig!r} not found "
-                f"(looked at {display_path(path.parent / entry.rig)})",
-                doc.span(("venues", vid, "rig")),
-            )
+        rig_path = locate_file(path.parent / entry.rig)
+        if isinstance(rig_path, str):
+            what = f"venue {vid!r}: rig file {entry.rig!r}"
+            message = _not_there(what, rig_path, path.parent / entry.rig)
+            sink.error("S110", message, doc.span(("venues", vid, "rig")))
             continue
         twin = load_rig(rig_path, sink, library)
         if twin is not None:

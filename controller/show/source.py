@@ -9,18 +9,31 @@ turns a path back into `file:line:col`, falling back to the nearest located ance
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from controller.errors import Diagnostic, ShowValidationError, SourceSpan
 
-__all__ = ["NodePath", "Plain", "SourceDoc", "display_path", "read_yaml"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "InputFileError",
+    "NodePath",
+    "Plain",
+    "SourceDoc",
+    "check_input_file",
+    "display_path",
+    "read_input_file",
+    "read_yaml",
+]
 
 NodePath: TypeAlias = tuple[str | int, ...]
 Plain: TypeAlias = "dict[str, Plain] | list[Plain] | str | int | float | bool | None"
@@ -29,10 +42,92 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 # Nodes after alias expansion: a file without aliases has fewer than one per two bytes, so
 # only an alias bomb reaches MAX_EXTRA_NODES + len(text) // 2 (a second of work, not hours).
 MAX_EXTRA_NODES = 100_000
+# Collections inside collections; a show needs about 8. The parser's composer recurses once
+# per level, so a limit also keeps it far from Python's recursion limit.
+MAX_DEPTH = 100
+_BOM = "\ufeff"
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
-class _TooManyNodesError(Exception):
-    """The alias-expanded document outgrew its node budget."""
+class InputFileError(Exception):
+    """A file that cannot be read as input; `message` says why (lowercase, no path)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _LocatedError(Exception):
+    """A problem found while converting the tree, and where."""
+
+    def __init__(self, message: str, span: SourceSpan) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+
+
+def _size_text(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n % (1024 * 1024) == 0 else f"{n:,} bytes"
+
+
+def _fstat_problem(st: os.stat_result, max_bytes: int | None) -> str | None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((k for test, k in _FILE_KINDS if test(st.st_mode)), "a special file")
+        return f"not a regular file ({kind})"
+    if max_bytes is not None and st.st_size > max_bytes:
+        return f"file is larger than {_size_text(max_bytes)} ({st.st_size:,} bytes)"
+    return None
+
+
+def _open_regular(path: Path, max_bytes: int | None) -> int:
+    """A descriptor of `path` when it is a readable regular file within `max_bytes`.
+
+    Opened non-blocking, so a FIFO is refused instead of waiting for a writer, and checked
+    with `fstat` on the open file, so what is checked is what is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError as exc:
+        raise InputFileError("file not found") from exc
+    except IsADirectoryError as exc:
+        raise InputFileError("not a regular file (a directory)") from exc
+    except OSError as exc:
+        raise InputFileError(f"cannot read file: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # an embedded NUL byte in the name
+        raise InputFileError(f"cannot read file: {exc}") from exc
+    problem = _fstat_problem(os.fstat(fd), max_bytes)
+    if problem is not None:
+        os.close(fd)
+        raise InputFileError(problem)
+    return fd
+
+
+def check_input_file(path: Path, max_bytes: int | None = MAX_FILE_BYTES) -> None:
+    """Raise `InputFileError` unless `path` is a readable regular file within `max_bytes`."""
+    os.close(_open_regular(path, max_bytes))
+
+
+def read_input_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `max_bytes` (never a FIFO or a device).
+
+    Raises:
+        InputFileError: missing, not a regular file, too large or unreadable.
+    """
+    fd = _open_regular(path, max_bytes)
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(max_bytes + 1)  # the file may have grown since fstat
+    except OSError as exc:
+        raise InputFileError(f"cannot read file: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise InputFileError(f"file is larger than {_size_text(max_bytes)}")
+    return data
 
 
 def display_path(path: Path) -> str:
@@ -100,11 +195,29 @@ def _positions(node: CommentedMap | CommentedSeq, k: object) -> tuple[int, int, 
     return line, col, line, col
 
 
-def _convert(node: object, where: NodePath, doc: SourceDoc, budget: list[int]) -> Plain:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooManyNodesError
+@dataclass(slots=True)
+class _Walk:
+    """Conversion state: the node budget, and the collections already converted.
+
+    A collection met a second time is an alias. ruamel records the anchored node's
+    position for it, so an alias is located by where it is used: its mapping key, or the
+    sequence holding it.
+    """
+
+    budget: int
+    seen: set[int] = field(default_factory=set)
+
+
+def _convert(
+    node: object, where: NodePath, doc: SourceDoc, walk: _Walk, alias: SourceSpan | None
+) -> Plain:
+    walk.budget -= 1
+    if walk.budget < 0:
+        raise _LocatedError("", alias or doc.span(where))
+    if len(where) > MAX_DEPTH:
+        raise _LocatedError(f"nested more than {MAX_DEPTH} levels deep", alias or doc.span(where))
     if isinstance(node, CommentedMap):
+        walk.seen.add(id(node))
         out: dict[str, Plain] = {}
         for k, v in node.items():
             key = str(k)
@@ -112,15 +225,18 @@ def _convert(node: object, where: NodePath, doc: SourceDoc, budget: list[int]) -
             kl, kc, vl, vc = _positions(node, k)
             doc.key_spans[child] = _span(doc.path, kl, kc)
             doc.value_spans[child] = _span(doc.path, vl, vc)
-            out[key] = _convert(v, child, doc, budget)
+            inner = alias or (doc.key_spans[child] if id(v) in walk.seen else None)
+            out[key] = _convert(v, child, doc, walk, inner)
         return out
     if isinstance(node, CommentedSeq):
+        walk.seen.add(id(node))
         items: list[Plain] = []
         for i, v in enumerate(node):
             child = (*where, i)
             il, ic, _, _ = _positions(node, i)
             doc.value_spans[child] = _span(doc.path, il, ic)
-            items.append(_convert(v, child, doc, budget))
+            inner = alias or (doc.span(where) if id(v) in walk.seen else None)
+            items.append(_convert(v, child, doc, walk, inner))
         return items
     if isinstance(node, bool) or node is None:
         return node
@@ -139,26 +255,37 @@ def read_yaml(path: Path) -> SourceDoc:
     """
     shown = display_path(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise _fail(shown, "Y003", f"file is larger than {MAX_FILE_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise _fail(shown, "Y003", "file not found") from exc
+        data = read_input_file(path)
+    except InputFileError as exc:
+        raise _fail(shown, "Y003", exc.message) from exc
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _fail(shown, "Y003", f"file is not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
-        raise _fail(shown, "Y003", f"cannot read file: {exc.strerror or exc}") from exc
-    except ValueError as exc:  # e.g. an embedded NUL byte in the name
-        raise _fail(shown, "Y003", f"cannot read file: {exc}") from exc
+        line0 = data.count(b"\n", 0, exc.start)
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        col0 = len(data[start : exc.start].decode("utf-8"))  # valid up to exc.start
+        message = f"file is not UTF-8 text: byte 0x{data[exc.start]:02x} ({exc.reason})"
+        raise ShowValidationError(
+            [Diagnostic(code="Y003", message=message, span=_span(shown, line0, col0))]
+        ) from exc
     return parse_yaml(text, shown)
 
 
 def parse_yaml(text: str, shown: str) -> SourceDoc:
     """Parse YAML text that came from `shown`, keeping positions."""
+    _refuse_inner_bom(text, shown)
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
+    yaml.max_depth = MAX_DEPTH + 1  # its depth counts the node itself
     try:
         tree = yaml.load(text)
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line, mark.column) if mark is not None else (0, 0)
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        raise ShowValidationError(
+            [Diagnostic(code="Y001", message=message, span=_span(shown, line, col))]
+        ) from exc
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line, mark.column) if mark is not None else (0, 0)
@@ -188,8 +315,6 @@ def parse_yaml(text: str, shown: str) -> SourceDoc:
         raise ShowValidationError(
             [Diagnostic(code="Y001", message=message, span=_span(shown, line, col))]
         ) from exc
-    except RecursionError as exc:
-        raise _fail(shown, "Y001", "invalid YAML: nested too deeply") from exc
     except TypeError as exc:  # ruamel hashing a complex key such as `? [{a: 1}]`
         raise _fail(
             shown, "Y001", f"invalid YAML: unsupported complex mapping key ({exc})"
@@ -200,13 +325,28 @@ def parse_yaml(text: str, shown: str) -> SourceDoc:
     doc.value_spans[()] = SourceSpan(path=shown)
     limit = MAX_EXTRA_NODES + len(text) // 2
     try:
-        doc.data = _convert(tree, (), doc, [limit])
-    except _TooManyNodesError as exc:
-        message = f"document expands to more than {limit} nodes through aliases"
-        raise _fail(shown, "Y001", message) from exc
-    except RecursionError as exc:
-        raise _fail(shown, "Y001", "invalid YAML: nested too deeply") from exc
+        doc.data = _convert(tree, (), doc, _Walk(budget=limit), None)
+    except _LocatedError as exc:
+        message = exc.message or f"document expands to more than {limit} nodes through aliases"
+        raise ShowValidationError(
+            [Diagnostic(code="Y001", message=message, span=exc.span)]
+        ) from exc
     return doc
+
+
+def _refuse_inner_bom(text: str, shown: str) -> None:
+    # YAML 1.2.2, 5.2 Character Encodings: a byte order mark may start a stream, but "a BOM
+    # must not appear inside a document"; ruamel would take it as content and report a
+    # confusing error lines later
+    pos = text.find(_BOM, 1)
+    if pos < 0:
+        return
+    line0 = text.count("\n", 0, pos)
+    col0 = pos - (text.rfind("\n", 0, pos) + 1)
+    message = "byte-order mark (U+FEFF) inside the file; only its first character may be one"
+    raise ShowValidationError(
+        [Diagnostic(code="Y001", message=message, span=_span(shown, line0, col0))]
+    )
 
 
 def _duplicate_key_name(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -343,6 +344,24 @@ def test_unusable_rig_and_include_names_are_diagnostics(venue: Path, name: str) 
         f"name: T\nduration: 20\ninclude: [{name}]\nvenues:\n  mini: {{rig: {name}}}\n",
     )
     assert [d.code for d in failures(show)] == ["S111", "S110"]
+
+
+def test_a_rig_or_include_that_is_not_a_regular_file_says_so(venue: Path) -> None:
+    os.mkfifo(venue / "shows" / "part.yaml")
+    (venue / "rigs" / "dir.yaml").mkdir()
+    show = write(
+        venue / "shows" / "odd.yaml",
+        "name: T\nduration: 20\ninclude: [part.yaml]\nvenues:\n  mini: {rig: ../rigs/dir.yaml}\n",
+    )
+    found = [(d.code, d.span.line, d.message) for d in failures(show)]
+    assert found == [
+        ("S111", 3, "included file 'part.yaml' is not a regular file (a FIFO)"),
+        (
+            "S110",
+            5,
+            "venue 'mini': rig file '../rigs/dir.yaml' is not a regular file (a directory)",
+        ),
+    ]
 
 
 def test_unusable_media_file_name_is_a_diagnostic(venue: Path) -> None:

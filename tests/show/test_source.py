@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -12,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.errors import ShowValidationError, SourceSpan
-from controller.show.source import SourceDoc, display_path, parse_yaml, read_yaml
+from controller.show.source import MAX_FILE_BYTES, SourceDoc, display_path, parse_yaml, read_yaml
 
 TEXT = """\
 # a comment line
@@ -174,10 +178,41 @@ def test_two_documents_are_a_syntax_error() -> None:
     assert d.code == "Y001"
 
 
-def test_deep_nesting_is_y001_not_a_recursion_error() -> None:
+def test_deep_nesting_is_y001_where_it_passes_the_limit() -> None:
     text = "".join(" " * i + "a:\n" for i in range(400)) + " " * 400 + "1\n"
     (d,) = error_of(text).diagnostics
-    assert (d.code, d.message) == ("Y001", "invalid YAML: nested too deeply")
+    assert (d.code, d.message) == ("Y001", "nested more than 100 levels deep")
+    assert (d.span.line, d.span.column) == (101, 101)
+
+
+def test_deep_flow_nesting_is_y001_where_it_passes_the_limit() -> None:
+    (d,) = error_of("a: 1\nb: " + "[" * 5000 + "]" * 5000 + "\n").diagnostics
+    assert (d.code, d.message) == ("Y001", "nested more than 100 levels deep")
+    assert (d.span.line, d.span.column) == (2, 4 + 100)
+
+
+def test_nesting_through_aliases_is_reported_at_the_alias() -> None:
+    deep = "[" * 60 + "1" + "]" * 60
+    (d,) = error_of(f"a: &a {deep}\nb:\n  x: [{deep[:50]}*a{deep[-50:]}]\n").diagnostics
+    assert (d.code, d.message) == ("Y001", "nested more than 100 levels deep")
+    assert (d.span.line, d.span.column) == (3, 56)  # the sequence holding *a
+
+
+def test_a_byte_order_mark_inside_the_file_is_y001_where_it_stands() -> None:
+    (d,) = error_of("name: x\nb: 1\n\ufeffc: 2\nd: [1,\n 2]\n" + "e: 1\n" * 5).diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("Y001", 3, 1)
+    assert (
+        d.message == "byte-order mark (U+FEFF) inside the file; only its first character may be one"
+    )
+
+
+def test_a_byte_order_mark_inside_a_string_is_y001_too() -> None:
+    (d,) = error_of('name: "x\ufeffy"\n').diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("Y001", 1, 9)
+
+
+def test_a_leading_byte_order_mark_is_fine() -> None:
+    assert parse_yaml("\ufeffname: x\n", "b.yaml").data == {"name": "x"}
 
 
 def test_alias_bomb_is_refused_quickly() -> None:
@@ -189,6 +224,7 @@ def test_alias_bomb_is_refused_quickly() -> None:
     assert d.code == "Y001"
     assert "through aliases" in d.message
     assert time.process_time() - started < 10
+    assert (d.span.line, d.span.column) == (6, 4)  # f: &f [*e, ...] passes the budget
 
 
 def test_missing_file_is_y003(tmp_path: Path) -> None:
@@ -199,20 +235,76 @@ def test_missing_file_is_y003(tmp_path: Path) -> None:
     assert (d.span.line, d.span.column) == (1, 1)
 
 
-def test_non_utf8_file_is_y003(tmp_path: Path) -> None:
+def test_non_utf8_file_is_y003_at_the_first_bad_byte(tmp_path: Path) -> None:
     p = tmp_path / "latin1.yaml"
-    p.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    p.write_bytes("# \u00fcber\nname: caf\xe9\n".encode()[:-3] + b"\xe9\n")
     with pytest.raises(ShowValidationError) as info:
         read_yaml(p)
-    assert info.value.diagnostics[0].code == "Y003"
-    assert info.value.diagnostics[0].message.startswith("file is not UTF-8 text")
+    (d,) = info.value.diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("Y003", 2, 10)
+    assert d.message == "file is not UTF-8 text: byte 0xe9 (invalid continuation byte)"
+
+
+def test_fifo_is_y003_and_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "show.yaml"
+    os.mkfifo(fifo)
+
+    def unblock() -> None:  # before the fix the read waits for a writer: give it EOF
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    timer = threading.Timer(5.0, unblock)
+    timer.start()
+    try:
+        with pytest.raises(ShowValidationError) as info:
+            read_yaml(fifo)
+    finally:
+        timer.cancel()
+    (d,) = info.value.diagnostics
+    assert (d.code, d.message) == ("Y003", "not a regular file (a FIFO)")
+
+
+_READ_DEV_ZERO_UNDER_1_GB = """
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+from pathlib import Path
+from controller.errors import ShowValidationError
+from controller.show.source import read_yaml
+try:
+    read_yaml(Path("/dev/zero"))
+except ShowValidationError as exc:
+    print(exc)
+"""
+
+
+def test_device_is_y003_and_is_not_read() -> None:
+    """Before the fix this read /dev/zero until memory ran out (here: 1 GB, in a child)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_DEV_ZERO_UNDER_1_GB],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stderr == ""
+    assert done.stdout == "/dev/zero:1:1: error[Y003]: not a regular file (a character device)\n"
+
+
+def test_file_over_the_size_cap_is_y003(tmp_path: Path) -> None:
+    p = tmp_path / "big.yaml"
+    with p.open("wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ShowValidationError) as info:
+        read_yaml(p)
+    (d,) = info.value.diagnostics
+    assert (d.code, d.message) == ("Y003", "file is larger than 32 MB (33,554,433 bytes)")
 
 
 def test_directory_is_y003(tmp_path: Path) -> None:
     with pytest.raises(ShowValidationError) as info:
         read_yaml(tmp_path)
     assert info.value.diagnostics[0].code == "Y003"
-    assert info.value.diagnostics[0].message.startswith("cannot read file")
+    assert info.value.diagnostics[0].message == "not a regular file (a directory)"
 
 
 @pytest.mark.parametrize(
