@@ -21,6 +21,7 @@ from typing import Any
 from controller.errors import ControllerError
 
 __all__ = [
+    "DELIVERY_KINDS",
     "POSITION_KINDS",
     "Command",
     "CommandError",
@@ -45,8 +46,8 @@ class CommandKind(enum.StrEnum):
     MASTER = "master"  # args: (level 0..1,)
 
 
-# Kinds that move the show position: applied when a frame is prepared. The others (output
-# overrides) are applied when a frame is delivered, so they reach the very next frame.
+# Kinds that move the show position. Only they can change the frame of the tick they
+# execute on (ARM, GOTO, SEEK, a late GO): applied when a frame is prepared.
 POSITION_KINDS = frozenset(
     {
         CommandKind.ARM,
@@ -57,6 +58,11 @@ POSITION_KINDS = frozenset(
         CommandKind.SEEK,
     }
 )
+
+# Kinds that never change the frame of the tick they execute on (output overrides, and HOLD,
+# which holds the frame of that tick): applied when a frame is prepared or delivered,
+# whichever comes first, so they reach the very next frame on the wire.
+DELIVERY_KINDS = frozenset({CommandKind.BLACKOUT, CommandKind.MASTER, CommandKind.HOLD})
 
 _ids = itertools.count(1)
 
@@ -111,6 +117,11 @@ class Command:
     @property
     def moves_position(self) -> bool:
         return self.kind in POSITION_KINDS
+
+    @property
+    def at_delivery(self) -> bool:
+        """May execute when a frame is delivered (see `DELIVERY_KINDS`)."""
+        return self.kind in DELIVERY_KINDS
 
     def describe(self) -> str:
         args = " ".join(str(a) for a in self.args)

@@ -11,11 +11,12 @@ Rules:
   `Playback.frame(tick)` ahead of its deadline; `stage` sends the data ahead (outputs with
   a sync packet: Art-Net, sACN); `deliver` at the deadline sends the sync packets and the
   outputs without sync.
-- Commands that move the show (ARM, GO, HOLD, GOTO, SEEK) apply when a frame is prepared.
-  Output overrides (BLACKOUT, master) apply at prepare or at delivery, whichever comes
-  first: a blackout re-patches the prepared look with master 0 and re-sends the data
-  before the sync, so it reaches the wire on the very next frame, keeping positions
-  (pan/tilt) and fixed channels.
+- Commands that can change the frame of their own tick (ARM, GO, RESUME, GOTO, SEEK)
+  apply when a frame is prepared. The others (BLACKOUT, master, and HOLD, which holds the
+  frame of its tick) apply at prepare or at delivery, whichever comes first: a HOLD heard
+  while frame k is staged holds frame k; a blackout re-patches the prepared look with
+  master 0 and re-sends the data before the sync, so it reaches the wire on the very next
+  frame, keeping positions (pan/tilt) and fixed channels.
 - One output failing never stops the others: its exception is counted on it and the
   frame goes on to the rest.
 - Render is deterministic but not re-entrant (clips keep scratch buffers), which the one
@@ -134,22 +135,22 @@ class Engine:
         )
 
     # -- the frame thread ----------------------------------------------------------------
-    def _due(self, tick: int, *, overrides_only: bool) -> list[tuple[int, Command]]:
+    def _due(self, tick: int, *, at_delivery: bool) -> list[tuple[int, Command]]:
         """Take the inbox's commands due by `tick`, in execution order."""
         due: list[tuple[int, int, Command]] = []
         with self._lock:
             keep = []
             for order, cmd in enumerate(self._inbox):
                 at = tick if cmd.exec_at is None else self.grid.tick_for(cmd.exec_at)
-                if at <= tick and not (overrides_only and cmd.moves_position):
+                if at <= tick and (cmd.at_delivery or not at_delivery):
                     due.append((at, order, cmd))
                 else:
                     keep.append(cmd)
             self._inbox = keep
         return [(at, cmd) for at, _, cmd in sorted(due, key=lambda d: (d[0], d[1]))]
 
-    def _execute(self, tick: int, *, overrides_only: bool) -> None:
-        for at, cmd in self._due(tick, overrides_only=overrides_only):
+    def _execute(self, tick: int, *, at_delivery: bool) -> None:
+        for at, cmd in self._due(tick, at_delivery=at_delivery):
             result = self.playback.apply(cmd, tick, at)
             outcome = CommandOutcome(
                 command=cmd,
@@ -174,7 +175,7 @@ class Engine:
 
     def prepare(self, tick: int) -> Prepared:
         """Apply the commands due by `tick` and render its frame ahead of its deadline."""
-        self._execute(tick, overrides_only=False)
+        self._execute(tick, at_delivery=False)
         pb = self.playback
         show_frame = pb.frame(tick)
         master = 0.0 if pb.output_dark(tick) else pb.master * self.plan.intensity
@@ -219,7 +220,7 @@ class Engine:
         """At the deadline: apply due overrides, then sync (or send) the frame."""
         dmx, restage, master = prepared.dmx, not prepared.staged, prepared.master
         if not prepared.final:
-            self._execute(prepared.tick, overrides_only=True)
+            self._execute(prepared.tick, at_delivery=True)
             pb = self.playback
             master = 0.0 if pb.output_dark(prepared.tick) else pb.master * self.plan.intensity
             if master != prepared.master:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import threading
 
 __all__ = ["ManualClock"]
 
@@ -14,6 +15,10 @@ class ManualClock:
 
     With `autojump=True`, `wait_until` (thread-style waits) jumps time straight to the
     deadline, so a real-time loop runs flat out in virtual time.
+
+    Virtual time is single-threaded: the first thread that moves it owns it, and moving it
+    from another thread raises (two threads jumping one clock would each see the other's
+    deadlines pass). Reading `now()` is safe from any thread.
     """
 
     def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
@@ -21,6 +26,7 @@ class ManualClock:
         self.autojump = autojump
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._ids = itertools.count()
+        self._owner: int | None = None
 
     def now(self) -> float:
         return self._now
@@ -31,7 +37,16 @@ class ManualClock:
             raise ValueError(msg)
         self.jump_to(self._now + dt)
 
+    def _claim(self) -> None:
+        me = threading.get_ident()
+        if self._owner is None:
+            self._owner = me
+        elif self._owner != me:
+            msg = "a ManualClock is moved by one thread only (virtual time is single-threaded)"
+            raise RuntimeError(msg)
+
     def jump_to(self, t: float) -> None:
+        self._claim()
         if t < self._now:
             msg = "time can't go backwards"
             raise ValueError(msg)

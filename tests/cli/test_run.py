@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -250,3 +251,26 @@ def test_a_virtual_run_past_a_hold_ends_by_itself() -> None:
     assert done is not None, "still running after 30 s of wall time (virtual loop spinning)"
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "ended"
+
+
+def test_virtual_time_with_open_dmx_stays_on_one_thread(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 7, item 5: Open DMX's own pacing thread advanced the shared virtual clock. In
+    virtual time the line is driven from the output thread; a second thread moving the
+    `ManualClock` raises, so this run would fail."""
+    master, slave = os.openpty()
+    try:
+        code, out, err = run(
+            capsys, str(MINI), "--output", "opendmx", "--target", os.ttyname(slave),
+            "--virtual", "--go", "--from", "go+1", "--duration", "0.5", "--json",
+        )  # fmt: skip
+        received = os.read(master, 1 << 16)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert code == 0, err
+    report = json.loads(out)
+    (line,) = report["outputs"]
+    assert (line["name"], line["frames"], line["errors"]) == ("opendmx[1]", 22, 0)  # + stop frame
+    assert len(received) >= 513  # start code + 512 slots reached the line

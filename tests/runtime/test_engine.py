@@ -250,3 +250,43 @@ def test_prepare_alternates_buffers_so_a_staged_frame_survives_the_next_render(
     assert second.dmx is not first.dmx
     np.testing.assert_array_equal(first.dmx, kept)
     assert (first.tick, second.tick, second.deadline) == (0, 1, PERIOD)
+
+
+def test_statistics_copies_every_counter_including_the_outputs(mini: VenueJob) -> None:
+    out = RecordingOutput()
+    engine = engine_with(mini, out)
+    engine.tick(0)
+    stats = engine.statistics()
+    engine.tick(1)
+    out.note_error("later")
+    assert stats.outputs[0] is not out.stats()
+    assert (stats.outputs[0].frames, stats.outputs[0].errors) == (1, 0)
+    assert stats.playback.frame == 240
+    assert engine.statistics().outputs[0].frames == 2
+
+
+def test_a_hold_between_prepare_and_deliver_never_moves_the_wire_backwards(
+    mini: VenueJob,
+) -> None:
+    """Issue 7, item 2: 7.000 s then 6.990 s on the wire. Here the HOLD arrives after frame
+    281 was prepared and staged; the wire shows 281, then holds 281: never 280."""
+    out = RecordingOutput()
+    engine = engine_with(mini, out)
+    for k in range(40):
+        engine.tick(k)
+    prepared = engine.prepare(41)
+    engine.stage(prepared, prepared.deadline - 0.02)
+    engine.submit(Command(kind=CommandKind.HOLD, origin="keys"))
+    engine.deliver(prepared, prepared.deadline)
+    shown = [prepared.show_frame] + [engine.tick(k).show_frame for k in range(42, 46)]
+    assert shown == [281, 281, 281, 281, 281]
+    assert engine.snapshot().position == 281 / 40
+
+
+def test_commands_wait_in_the_inbox_until_their_frame(mini: VenueJob) -> None:
+    engine = engine_with(mini)
+    engine.submit(Command(kind=CommandKind.HOLD, exec_at=10 / 40))  # due on tick 10
+    frames = [engine.tick(k).show_frame for k in range(14)]
+    assert frames == [240 + k for k in range(11)] + [250, 250, 250]
+    (outcome,) = engine.outcomes()
+    assert (outcome.tick, outcome.accepted) == (10, True)

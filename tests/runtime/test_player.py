@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -266,14 +267,22 @@ def test_an_error_in_the_loop_is_kept_for_the_caller(mini: VenueJob) -> None:
     assert "would block a ManualClock" in str(player.error)
 
 
-def test_realtime_is_requested_and_a_refusal_is_reported_not_fatal() -> None:
-    results: list[str] = []
-    # in a throwaway thread: if the request is granted, only that thread becomes SCHED_FIFO
-    thread = threading.Thread(target=lambda: results.append(request_realtime(10)))
+def test_realtime_is_requested_and_what_is_reported_is_what_the_thread_got() -> None:
+    results: list[tuple[str, int]] = []
+
+    def ask() -> None:  # a throwaway thread: only it becomes SCHED_FIFO if granted
+        status = request_realtime(10)
+        results.append((status, os.sched_getscheduler(0)))
+
+    thread = threading.Thread(target=ask)
     thread.start()
     thread.join(10)
-    (status,) = results
-    assert status == "SCHED_FIFO priority 10" or status.startswith("real-time priority refused")
+    ((status, policy),) = results
+    if policy == os.SCHED_FIFO:
+        assert status == "SCHED_FIFO priority 10"
+    else:
+        assert status.startswith("real-time priority refused: ")
+    assert os.sched_getscheduler(0) != os.SCHED_FIFO  # the test's own thread is untouched
 
 
 def test_a_lateness_sample_is_kept_per_delivered_frame(mini: VenueJob) -> None:

@@ -26,13 +26,13 @@ from controller.outputs.routing import Route, plan_routes
 from controller.outputs.udp import UdpSink
 from controller.runtime.engine import Engine
 from controller.runtime.job import VenueJob
-from controller.runtime.playback import Playback
 from controller.show.rig import Protocol
 from controller.testing import ManualClock
 from simulator.core import SimulatorCore
 from simulator.listeners import Simulator
 from simulator.recorder import read_recording
 from tests.runtime.fakes import MINI
+from tests.runtime.helpers import playing
 
 LOOPBACK = "127.0.0.1"
 FRAMES = 40
@@ -121,18 +121,14 @@ async def test_every_engine_frame_latches_byte_exact_in_the_simulator(
             sinks=make_sink,
         )  # fmt: skip
         assert sorted(o.name for o in outputs) == ["artnet[1]", "sacn[1]"]
-        playback = Playback(duration=plan.duration, cues=[(c.name, c.t, c.hold) for c in plan.cues])
-        playback.arm(0.0)
-        playback.seek(0.0, 5.5)  # past the hold: floods red, the pixel chase moving
-        playback.go(0.0)
+        playback = playing(mini, at=5.5)  # past the hold: floods red, the pixel chase moving
         engine = Engine(plan=plan, patch=patch, playback=playback, outputs=outputs)
         engine.open(0.0)
         changed = 0
         previous = patch.new_output()
         for k in range(FRAMES):
-            now = k / plan.fps
-            clock.jump_to(now)
-            expected = engine.tick(now).dmx.copy()
+            clock.jump_to(k / plan.fps)
+            expected = engine.tick(k).dmx.copy()
             latched.clear()
             try:
                 async with asyncio.timeout(WAIT_S):
@@ -174,12 +170,14 @@ def test_citypulse_run_into_the_simulator_in_virtual_time(
     out, err = capsys.readouterr()
     assert code == 0, err
     report = json.loads(out)
-    assert 12 * 40 <= report["frames_sent"] <= 12 * 40 + 2  # + the closing blackout frame
+    # ticks 0..480 (12 s at 40 fps, both ends) and the closing blackout frame
+    assert report["frames_sent"] == 12 * 40 + 1 + 1
     assert (report["frames_dropped"], report["late_frames"]) == (0, 0)
     assert "error" not in report
     assert report["state"] == "running"
-    # 12 s of clock: 5 s to the hold, 2 s held (--hold-wait), then 5 s more
-    assert report["position_s"] == pytest.approx(10.0, abs=0.05)
+    # 12 s of clock: frames 0..200 reach the hold on tick 200; held 2 s (--hold-wait), the
+    # auto-go executes on tick 281, so tick 480 shows frame 200 + 199
+    assert report["position_s"] == 399 / 40
     sim = report["simulator"]
     assert sim["frames_latched"] == report["frames_sent"]
     assert (sim["malformed"], sim["sequence_gaps"], sim["torn_frames"]) == (0, 0, 0)
