@@ -16,9 +16,18 @@ Rules:
   Past the per-socket limit (`net.ipv4.igmp_max_memberships`, 20 by default) unbound
   holder sockets join the rest; Linux delivers those groups to the receiver too
   (IP_MULTICAST_ALL, on by default). Without multicast universes it binds `host` only.
+- Art-Net: the socket sets SO_REUSEADDR, as Art-Net software does, so it can share UDP
+  6454 with a `citypulse run --output artnet` on the same host (which binds the wildcard
+  address on 6454 with SO_REUSEADDR to be an Art-Net node). Linux hands a datagram sent to
+  127.0.0.1:6454 to the socket bound to 127.0.0.1 (the simulator), and a broadcast ArtPoll
+  to the wildcard-bound one (the controller), whichever of the two started first.
 - ENTTEC: the widget is a pty pair: the slave is put in raw mode and stays open for the
   simulator's lifetime (so the master never reads EIO when the controller closes it); the
   controller opens `enttec_path` with pyserial; the master is read with `loop.add_reader`.
+- Open DMX: a pty pair likewise (`opendmx_path`). A pty carries no BREAK (Linux ptys
+  ignore TIOCSBRK), so packets are framed by length: start code + 512 slots, the packet
+  citypulse's Open DMX output always sends. A stream that does not start on a packet
+  boundary stays misframed; the simulator counts what it cannot use, as for any line.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ _log = logging.getLogger(LOGGER_NAME)
 _Job = Callable[[], Coroutine[Any, Any, None]]
 _MAX_DATAGRAM = 65536
 _RECEIVE_BUFFER = 4 * 1024 * 1024
+_OPEN_DMX_PACKET = 1 + 512  # DMX512-A (ANSI E1.11): start code and 512 slots
 
 
 def sacn_group(universe: int) -> str:
@@ -132,6 +142,7 @@ class Simulator:
         enttec: open a pty that behaves like an ENTTEC DMX USB Pro.
         enttec_device: the device name handed to the core for the widget's bytes (a
             route's `device`); default the slave path.
+        opendmx: open a pty that behaves like an Open DMX line (see the module rules).
     """
 
     def __init__(
@@ -146,6 +157,7 @@ class Simulator:
         sacn_universes: Iterable[int] = (),
         enttec: bool = False,
         enttec_device: str | None = None,
+        opendmx: bool = False,
     ) -> None:
         self.core = core
         self.clock = clock
@@ -159,10 +171,13 @@ class Simulator:
             w for r in core.routes if r.protocol is Protocol.SACN and r.multicast for w in r.wire
         }
         self.sacn_universes = tuple(sorted(routed | set(sacn_universes)))
-        self._enttec = enttec
-        self._enttec_device = enttec_device
+        self._ptys: dict[WireProtocol, str | None] = {}  # wanted: protocol -> core's device
+        if enttec:
+            self._ptys["enttec"] = enttec_device
+        if opendmx:
+            self._ptys["opendmx"] = None
         self._ports: dict[str, int] = {}
-        self._enttec_path: str | None = None
+        self._paths: dict[str, str] = {}
         self._group: asyncio.TaskGroup | None = None
         self._stack: contextlib.ExitStack | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -191,10 +206,17 @@ class Simulator:
     @property
     def enttec_path(self) -> str:
         """The pty slave: open it with `serial.Serial(path)` as the widget's device."""
-        if self._enttec_path is None:
-            msg = "no ENTTEC widget (not entered, or enttec=False)"
-            raise RuntimeError(msg)
-        return self._enttec_path
+        return self._path("enttec", "no ENTTEC widget (not entered, or enttec=False)")
+
+    @property
+    def opendmx_path(self) -> str:
+        """The pty slave of the simulated Open DMX line."""
+        return self._path("opendmx", "no Open DMX line (not entered, or opendmx=False)")
+
+    def _path(self, protocol: str, missing: str) -> str:
+        if protocol not in self._paths:
+            raise RuntimeError(missing)
+        return self._paths[protocol]
 
     # -- lifetime ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -230,7 +252,7 @@ class Simulator:
         finally:
             stack.close()
             self._group = self._stack = None
-            self._tasks, self._ports, self._enttec_path = [], {}, None
+            self._tasks, self._ports, self._paths = [], {}, {}
 
     def _open(self, stack: contextlib.ExitStack) -> list[tuple[str, _Job]]:
         """Bind sockets and open the pty; returns the named jobs that serve them."""
@@ -242,21 +264,20 @@ class Simulator:
                 groups = [sacn_group(u) for u in self.sacn_universes]
                 sock = _sacn_socket(stack, self.host, wanted, groups)
             else:
-                sock = _udp_socket(self.host, wanted)
+                sock = _udp_socket(self.host, wanted, reuse=protocol == "artnet")
                 stack.callback(sock.close)
             port = self._ports[protocol] = sock.getsockname()[1]
             serve = functools.partial(self._serve_udp, protocol, sock)
             jobs.append((f"simulator[{protocol}@{self.host}:{port}]", serve))
-        if self._enttec:
+        for protocol, device in self._ptys.items():
             master, slave = os.openpty()
             stack.callback(os.close, master)
             stack.callback(os.close, slave)
             tty.setraw(slave)  # no echo, no line editing, no CR/LF translation
             os.set_blocking(master, False)
-            self._enttec_path = os.ttyname(slave)
-            source = self._enttec_device or self._enttec_path
-            serve = functools.partial(self._serve_pty, master, source)
-            jobs.append((f"simulator[enttec@{self._enttec_path}]", serve))
+            path = self._paths[protocol] = os.ttyname(slave)
+            serve = functools.partial(self._serve_pty, master, protocol, device or path)
+            jobs.append((f"simulator[{protocol}@{path}]", serve))
         return jobs
 
     # -- serving -------------------------------------------------------------------------
@@ -272,9 +293,10 @@ class Simulator:
             data, address = await loop.sock_recvfrom(sock, _MAX_DATAGRAM)
             self._deliver(protocol, data, (str(address[0]), int(address[1])))
 
-    async def _serve_pty(self, master: int, device: str) -> None:
+    async def _serve_pty(self, master: int, protocol: WireProtocol, device: str) -> None:
         loop = asyncio.get_running_loop()
         failed: asyncio.Future[None] = loop.create_future()
+        line = bytearray()  # Open DMX: bytes of the packet being framed
 
         def readable() -> None:
             try:
@@ -286,7 +308,13 @@ class Simulator:
                 if not failed.done():
                     failed.set_exception(TransportError(f"pty {device}: {exc}"))
                 return
-            self._deliver("enttec", data, (device, 0))
+            if protocol == "enttec":
+                self._deliver("enttec", data, (device, 0))
+                return
+            line.extend(data)
+            while len(line) >= _OPEN_DMX_PACKET:
+                self._deliver("opendmx", bytes(line[:_OPEN_DMX_PACKET]), (device, 0))
+                del line[:_OPEN_DMX_PACKET]
 
         loop.add_reader(master, readable)
         try:

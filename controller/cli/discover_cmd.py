@@ -10,8 +10,13 @@ from typing import Any
 
 from controller.cli.common import ArgumentError, load_venue
 from controller.clock import MonotonicClock
-from controller.outputs.discovery import NodeCheck, discover_nodes, expected_nodes
-from controller.outputs.network import directed_broadcast
+from controller.outputs.discovery import (
+    NodeCheck,
+    discover_nodes,
+    expected_nodes,
+    poll_address,
+    summarize,
+)
 from controller.outputs.routing import plan_routes
 
 __all__ = ["register"]
@@ -22,9 +27,11 @@ def register(sub: Any) -> None:
         "discover",
         help="list Art-Net nodes (ArtPoll); with a show, check the venue's nodes are there",
         description="Send ArtPoll and list the nodes that answer within --wait seconds (name, "
-        "IP, port-addresses they output). With SHOW and --venue, the poll goes to each "
-        "Art-Net output's directed broadcast and every node the rig sends to is reported "
-        "FOUND or MISSING, with the port-addresses it should but does not output.",
+        "IP, style, the port-addresses they output and those they send, as a controller such "
+        "as a playing `citypulse run --output artnet` does). With SHOW and --venue, the poll "
+        "goes to each Art-Net output's directed broadcast (127.255.255.255 for a loopback "
+        "host) and every node the rig sends to is reported FOUND or MISSING, with the "
+        "port-addresses it should but does not output.",
     )
     p.add_argument("show", type=Path, nargs="?", metavar="SHOW")
     p.add_argument("--venue", help="venue id (with SHOW)")
@@ -53,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.show is not None:
         job = load_venue(args.show, args.venue)
         expected = expected_nodes(plan_routes(job.plan.twin))
-        targets = sorted({directed_broadcast(h) for h in expected})
+        targets = sorted({poll_address(h) for h in expected})
     if args.to:
         targets = [args.to]
     if not targets:
@@ -76,50 +83,50 @@ def run(args: argparse.Namespace) -> int:
             ) from exc
         replies += found
         malformed += bad
-    nodes = {source[0]: reply for source, reply in replies}
+    nodes = {n.ip: n for n in summarize(replies)}
     checks = [
         NodeCheck(host=h, expected=ports, found=nodes.get(h))
         for h, ports in sorted(expected.items())
     ]
     rows = [
         {
-            "ip": ip,
-            "short_name": r.short_name,
-            "long_name": r.long_name,
-            "outputs": list(r.output_port_addresses),
-            "refresh_rate": r.refresh_rate,
+            "ip": n.ip,
+            "short_name": n.short_name,
+            "long_name": n.long_name,
+            "style": n.style,
+            "outputs": list(n.outputs),
+            "inputs": list(n.inputs),
+            "refresh_rate": n.refresh_rate,
         }
-        for ip, r in sorted(nodes.items())
+        for n in nodes.values()
     ]
     if args.json:
-        json.dump(
-            {
-                "nodes": rows,
-                "malformed": malformed,
-                "rig": [
-                    {"host": c.host, "found": c.found is not None, "missing": list(c.missing)}
-                    for c in checks
-                ],
-            },
-            sys.stdout,
-            indent=2,
-        )
+        report = {
+            "nodes": rows,
+            "malformed": malformed,
+            "rig": [
+                {"host": c.host, "found": c.found is not None, "missing": list(c.missing)}
+                for c in checks
+            ],
+        }
+        json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(
-            f"{len(rows)} node(s) answered"
-            + (f", {malformed} malformed replies" if malformed else "")
-            + "\n"
-        )
-        for r in rows:
-            sys.stdout.write(
-                f"  {r['ip']:<16}{r['short_name']:<20}outputs {r['outputs']}  {r['long_name']}\n"
-            )
-        for c in checks:
-            state = "MISSING" if c.found is None else "FOUND" if not c.missing else "INCOMPLETE"
-            gap = (
-                f" (not outputting {list(c.missing)})" if c.found is not None and c.missing else ""
-            )
-            sys.stdout.write(f"  rig node {c.host:<16}{state}{gap}\n")
+        _print(rows, checks, malformed)
     problems = any(c.found is None or c.missing for c in checks)
     return 1 if problems else 0
+
+
+def _print(rows: list[dict[str, Any]], checks: list[NodeCheck], malformed: int) -> None:
+    bad = f", {malformed} malformed replies" if malformed else ""
+    sys.stdout.write(f"{len(rows)} node(s) answered{bad}\n")
+    for r in rows:
+        sends = f" sends {r['inputs']}" if r["inputs"] else ""
+        sys.stdout.write(
+            f"  {r['ip']:<16}{r['short_name']:<20}{r['style']:<11}outputs {r['outputs']}"
+            f"{sends}  {r['long_name']}\n"
+        )
+    for c in checks:
+        state = "MISSING" if c.found is None else "FOUND" if not c.missing else "INCOMPLETE"
+        gap = f" (not outputting {list(c.missing)})" if c.found is not None and c.missing else ""
+        sys.stdout.write(f"  rig node {c.host:<16}{state}{gap}\n")

@@ -11,22 +11,26 @@ from typing import Any
 
 from controller.cli.common import ArgumentError, load_venue
 from controller.clock import MonotonicClock
-from controller.outputs.routing import plan_routes
+from controller.outputs.routing import describe_wire, plan_routes
 from controller.show.rig import Protocol
 
 __all__ = ["register"]
 
-LISTEN = ("artnet", "sacn", "osc", "enttec")
+LISTEN = ("artnet", "sacn", "osc", "enttec", "opendmx")
+ROUTES = ("rig", "artnet", "sacn", "osc", "enttec", "opendmx")  # the rig's, or `run --output`
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "simulate",
-        help="receive Art-Net / sACN / OSC / ENTTEC on loopback and show what each fixture does",
+        help="receive Art-Net / sACN / OSC / ENTTEC / Open DMX on loopback and show what each "
+        "fixture does",
         description="Run the wire-level simulator for one venue: listen on HOST for the "
         "protocols in --listen (sACN multicast groups are joined on HOST too; 'enttec' "
-        "opens a pty that behaves like an ENTTEC DMX USB Pro and prints its path), latch "
-        "universes on sync, count gaps, torn frames and jitter, record, and draw what arrived.",
+        "opens a pty that behaves like an ENTTEC DMX USB Pro, 'opendmx' one that behaves "
+        "like an Open DMX line, and prints their paths), latch universes on sync, count "
+        "gaps, torn frames and jitter, record, and draw what arrived. --routes names the "
+        "wire numbering: the rig's, or that of `citypulse run --output PROTOCOL`.",
     )
     p.add_argument(
         "show", type=Path, metavar="SHOW", help="the show whose venue rig maps universes"
@@ -35,7 +39,7 @@ def register(sub: Any) -> None:
     p.add_argument("--listen", default="artnet,sacn,osc", help="comma list of " + ", ".join(LISTEN))
     p.add_argument(
         "--routes",
-        choices=("rig", "artnet", "sacn", "osc"),
+        choices=ROUTES,
         default="rig",
         help="wire numbering to expect: the rig's, or a `run --output` override",
     )
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             sacn_port=args.sacn_port if "sacn" in wanted else None,
             osc_port=args.osc_port if "osc" in wanted else None,
             enttec="enttec" in wanted,
+            opendmx="opendmx" in wanted,
         )
         async with sim:
             where = [
@@ -101,9 +106,13 @@ def run(args: argparse.Namespace) -> int:
                 for p in ("artnet", "sacn", "osc")
                 if p in wanted
             ]
-            if "enttec" in wanted:
-                where.append(f"enttec {sim.enttec_path}")
+            where += [
+                f"{p} {getattr(sim, p + '_path')}" for p in ("enttec", "opendmx") if p in wanted
+            ]
             sys.stderr.write(f"simulating {plan.venue}: listening on " + ", ".join(where) + "\n")
+            for route in routes:
+                if route.renumbered:
+                    sys.stderr.write(f"  wire map {describe_wire(route)}\n")
             deadline = None if args.duration is None else clock.now() + args.duration
             while deadline is None or clock.now() < deadline:
                 step = clock.now() + 1.0

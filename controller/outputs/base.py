@@ -1,9 +1,13 @@
 """L6 the one interface every output implements, and where outputs send bytes.
 
-Outputs are driven by the engine from its output thread: `send_frame` at each frame
-deadline, `poll` for keep-alives, `close` to end streams cleanly. They hold no show logic;
-bytes come from the sans-IO senders in `controller.protocols`. Sinks are the I/O: a real
-socket or serial port in production, the in-process simulator in tests and rehearsals.
+Outputs are driven by the engine from its frame thread: `open` once; for each frame
+`stage` ahead of its deadline (outputs with a sync packet send their data then) and
+`commit` at the deadline (the sync packet, or the whole frame for outputs without one);
+`poll` after each frame for keep-alives and whatever the output answers (Art-Net ArtPoll);
+`close` to end streams cleanly. `send_frame` is `stage` then `commit` at once, for tests
+and tools. Outputs hold no show logic; bytes come from the sans-IO senders in
+`controller.protocols`. Sinks are the I/O: a real socket or serial port in production,
+the in-process simulator in tests and rehearsals.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class OutputStats:
     last_error: str | None = None
     up: bool = True
     extra: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # conditions the operator should know (a port in use)
 
 
 class Output(Protocol):
@@ -45,14 +50,19 @@ class Output(Protocol):
 
     def open(self, now: float) -> None: ...
 
-    def stage(self, now: float, dmx: NDArray[np.uint8]) -> None:
-        """Get the next frame ready; outputs with a sync packet send their data now."""
+    def stage(self, now: float, dmx: NDArray[np.uint8], *, deadline: float | None = None) -> None:
+        """Get the frame due at `deadline` ready; outputs with a sync packet send its data now.
+
+        `dmx` has one row per universe of the venue's patch. `deadline` is when the frame is
+        due on the output's clock (OSC timetags its bundles with it); None means "at commit".
+        Staging again before `commit` replaces the staged frame.
+        """
 
     def commit(self, now: float) -> None:
         """At the frame deadline: the sync packet, or the whole frame for outputs without one."""
 
     def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
-        """`stage` then `commit`; `dmx` has one row per universe of the venue's patch."""
+        """`stage(now, dmx, deadline=now)` then `commit(now)`."""
 
     def poll(self, now: float) -> None:
         """Keep-alives and retries due by `now`."""

@@ -9,19 +9,21 @@ import numpy as np
 from controller.attributes import Attribute
 from controller.clock import Clock
 from controller.compile.plan import VenuePlan
+from controller.outputs.artnet_node import ArtNetNode
 from controller.outputs.base import DatagramSink, Output
 from controller.outputs.network import (
     ArtNetOutput,
-    OscAttributes,
-    OscOutput,
     SacnOutput,
     artnet_sync_address,
+    directed_broadcast,
     route_rows,
 )
-from controller.outputs.routing import Route
+from controller.outputs.osc_output import OscAttributes, OscOutput
+from controller.outputs.routing import DEFAULT_PORTS, Route
 from controller.outputs.serial_dmx import EnttecOutput, OpenDmxOutput, SerialPort
-from controller.outputs.udp import UdpSink, is_loopback
+from controller.outputs.udp import UdpSink, local_address_toward
 from controller.patch.patcher import Patch
+from controller.protocols.artnet_reply import NodeIdentity
 from controller.show.rig import Protocol
 
 __all__ = ["SinkFactory", "build_outputs", "osc_attributes", "udp_sinks"]
@@ -30,16 +32,30 @@ SinkFactory = Callable[[Route], DatagramSink]
 
 
 def udp_sinks(interface: str | None = None) -> SinkFactory:
-    """Real UDP sockets; multicast leaves by `interface` (an IPv4 address; None: the OS's choice)."""
+    """Real UDP sockets; multicast leaves by `interface` (an IPv4 address; None: the OS's choice).
+
+    Art-Net gets a socket bound to UDP 6454 (Art-Net 4: source and destination port), with
+    broadcast allowed for ArtSync; see `controller.outputs.udp` for sharing the port.
+    """
 
     def make(route: Route) -> DatagramSink:
-        host = route.host or "127.0.0.1"
-        return UdpSink(
-            multicast_interface=interface,
-            broadcast=route.protocol is Protocol.ARTNET and not is_loopback(host),
-        )
+        if route.protocol is Protocol.ARTNET:
+            return UdpSink(
+                multicast_interface=interface,
+                broadcast=True,
+                bind_port=DEFAULT_PORTS[Protocol.ARTNET],
+            )
+        return UdpSink(multicast_interface=interface)
 
     return make
+
+
+def _artnet_group(route: Route) -> object:
+    """Art-Net routes merge per ArtSync destination; routes without sync per network."""
+    sync = artnet_sync_address(route)
+    if sync is not None:
+        return sync
+    return ("no sync", route.broadcast or directed_broadcast(route.host or "127.0.0.1"))
 
 
 def osc_attributes(route: Route, plan: VenuePlan, patch: Patch) -> OscAttributes:
@@ -66,6 +82,30 @@ def osc_attributes(route: Route, plan: VenuePlan, patch: Patch) -> OscAttributes
     )
 
 
+def _artnet_outputs(
+    groups: list[list[Route]],
+    universes: Sequence[int],
+    sinks: SinkFactory,
+    show_name: str,
+    venue: str,
+) -> list[Output]:
+    """One output per group, all on one sink, with one node answering ArtPoll for them."""
+    if not groups:
+        return []
+    sink = sinks(groups[0][0])
+    node = ArtNetNode(
+        sink=sink,
+        identity=NodeIdentity(short_name="citypulse", long_name=f"citypulse {show_name} {venue}"),
+        local_ip=local_address_toward if isinstance(sink, UdpSink) else None,
+    )
+    return [
+        ArtNetOutput(
+            name=f"artnet[{i + 1}]", routes=group, universes=universes, sink=sink, node=node
+        )
+        for i, group in enumerate(groups)
+    ]
+
+
 def build_outputs(
     routes: Sequence[Route],
     universes: Sequence[int],
@@ -82,8 +122,10 @@ def build_outputs(
 ) -> list[Output]:
     """Outputs for `routes` (Art-Net and sACN routes merged per sync domain).
 
-    `venue_plan` (plan and patch) is needed for OSC routes in `attributes` mode;
-    `wall_offset` (Unix time minus clock time) stamps OSC bundles with wall-clock times.
+    Every Art-Net output shares one sink (one socket on UDP 6454) and one `ArtNetNode`
+    answering ArtPoll for all of them. `venue_plan` (plan and patch) is needed for OSC
+    routes in `attributes` mode; `wall_offset` (Unix time minus clock time) stamps OSC
+    bundles with wall-clock times.
     """
     sinks = sinks or udp_sinks()
     outputs: list[Output] = []
@@ -91,15 +133,10 @@ def build_outputs(
     sacn_groups: dict[int, list[Route]] = {}
     for route in routes:
         if route.protocol is Protocol.ARTNET:
-            artnet_groups.setdefault(artnet_sync_address(route), []).append(route)
+            artnet_groups.setdefault(_artnet_group(route), []).append(route)
         elif route.protocol is Protocol.SACN:
             sacn_groups.setdefault(route.priority, []).append(route)
-    for i, group in enumerate(artnet_groups.values()):
-        outputs.append(
-            ArtNetOutput(
-                name=f"artnet[{i + 1}]", routes=group, universes=universes, sink=sinks(group[0])
-            )
-        )
+    outputs += _artnet_outputs(list(artnet_groups.values()), universes, sinks, show_name, venue)
     for i, group in enumerate(sacn_groups.values()):
         outputs.append(
             SacnOutput(

@@ -129,7 +129,7 @@ class EnttecOutput(_SerialOutput):
     def open(self, now: float) -> None:
         self._link.ensure(now)
 
-    def stage(self, now: float, dmx: NDArray[np.uint8]) -> None:
+    def stage(self, now: float, dmx: NDArray[np.uint8], *, deadline: float | None = None) -> None:
         self._next = enttec.encode_send_dmx(dmx[self.row].tobytes())
 
     def send_frame(self, now: float, dmx: NDArray[np.uint8]) -> None:
@@ -192,7 +192,7 @@ class OpenDmxOutput(_SerialOutput):
             )
             self._thread.start()
 
-    def stage(self, now: float, dmx: NDArray[np.uint8]) -> None:
+    def stage(self, now: float, dmx: NDArray[np.uint8], *, deadline: float | None = None) -> None:
         frame = enttec.open_dmx_frame(dmx[self.row].tobytes())
         with self._lock:
             self._latest = frame

@@ -1,7 +1,8 @@
 """L5 sans-IO Art-Net 4 (protocol 14): ArtDmx, ArtSync, ArtPoll, ArtPollReply and the ArtDmx sender.
 
-Byte layouts are protocols.md §3. OpCode, and ArtPollReply's Port and EstaMan, are
-little-endian; every other multi-byte field is "Hi then Lo", i.e. big-endian.
+Byte layouts follow the Art-Net 4 specification's packet tables. OpCode, and ArtPollReply's
+Port and EstaMan, are little-endian; every other multi-byte field is "Hi then Lo", i.e.
+big-endian.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class OpCode(enum.IntEnum):
 _DMX = struct.Struct(">HBBBBH")  # ProtVer, Sequence, Physical, SubUni, Net, Length
 _SYNC = struct.Struct(">HBB")  # ProtVer, Aux1, Aux2
 _POLL = struct.Struct(">HBBHHHH")  # ProtVer, Flags, DiagPriority, Target Top/Bottom, EstaMan, Oem
-# ArtPollReply in wire order from offset 10 (protocols.md §3.6); "2s" is a little-endian
+# ArtPollReply in wire order from offset 10 (Art-Net 4, ArtPollReply field table); "2s" is a little-endian
 # uint16 (Port, EstaMan), "" names the spare and filler bytes.
 _REPLY_LAYOUT = (
     ("ip", "4s"), ("port", "2s"), ("version_info", "H"), ("net_switch", "B"),
@@ -183,6 +184,13 @@ class ArtPollReply:
         base = self.net_switch << 8 | self.sub_switch << 4
         ports = range(self.num_ports)
         return tuple(base | self.sw_out[i] & 0x0F for i in ports if self.port_types[i] & 0x80)
+
+    @property
+    def input_port_addresses(self) -> tuple[int, ...]:
+        """Port-Addresses this device puts onto the network: NetSwitch<<8 | SubSwitch<<4 | SwIn[i]."""
+        base = self.net_switch << 8 | self.sub_switch << 4
+        ports = range(self.num_ports)
+        return tuple(base | self.sw_in[i] & 0x0F for i in ports if self.port_types[i] & 0x40)
 
 
 ArtNetPacket: TypeAlias = ArtDmx | ArtSync | ArtPoll | ArtPollReply
@@ -385,10 +393,10 @@ class ArtNetSender(UniverseStream):
             keepalive_s=keepalive_s,
             mode=mode,
         )
-        self._sync = sync_address
+        self._sync_address = sync_address
 
     def _next_sequence(self, current: NDArray[np.uint8]) -> NDArray[np.uint8]:
         return current % 255 + 1  # ArtDmx: Sequence 1..255, wraps to 1
 
-    def _trailer(self) -> list[Datagram]:
-        return [] if self._sync is None else [Datagram(_SYNC_PACKET, self._sync)]
+    def _sync(self) -> list[Datagram]:
+        return [] if self._sync_address is None else [Datagram(_SYNC_PACKET, self._sync_address)]

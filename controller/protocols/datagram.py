@@ -1,8 +1,10 @@
 """L5 the `(bytes, address)` record every sans-IO sender returns, and their shared universe stream.
 
 `UniverseStream` is the machinery common to the Art-Net and sACN senders: a preallocated
-packet batch with one row per universe (protocols.md §0, §9.5), a `RefreshSchedule` deciding
-which rows go out at `now`, per-row sequence numbers and a per-protocol trailer (sync).
+packet batch with one row per universe, a `RefreshSchedule` deciding which rows go out at
+`now`, per-row sequence numbers and a per-protocol sync packet. What is due comes back as a
+`Burst`: the data and the sync packets apart, as they were encoded, so an output sends the
+data ahead and holds the sync for the frame deadline without re-parsing its own bytes.
 
 Rules:
 - `stage` writes new universe data into a payload row and marks the row pending: always in
@@ -24,6 +26,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "DMX_SLOTS",
+    "Burst",
     "Datagram",
     "DmxData",
     "Mode",
@@ -44,6 +47,18 @@ class Datagram(NamedTuple):
 
     data: bytes
     address: tuple[str, int]
+
+
+class Burst(NamedTuple):
+    """What a sender has due at `now`, kept apart by role from the moment it is encoded."""
+
+    data: list[Datagram]  # may leave ahead of the frame deadline (universe data, discovery)
+    sync: list[Datagram]  # latches the data at the receivers: leaves at the deadline, last
+
+    @property
+    def datagrams(self) -> list[Datagram]:
+        """Everything in wire order: the data, then the sync."""
+        return self.data + self.sync
 
 
 def dmx_row(data: DmxData) -> NDArray[np.uint8]:
@@ -119,7 +134,7 @@ class RefreshSchedule:
 
 
 class PacketBatch:
-    """Preallocated 512-slot packets, one row per universe (protocols.md §0, §9.5).
+    """Preallocated 512-slot packets, one row per universe.
 
     Built from one encoded template per row. Per frame the owner writes the `sequences`
     column and the `payloads` block, both views into `packets`, then sends `packet(i)`;
@@ -180,24 +195,33 @@ class UniverseStream:
             raise ValueError(msg)
         return row
 
-    def frame(self, now: float, universes: Mapping[int, DmxData]) -> list[Datagram]:
-        """Stage 512-slot `universes` (bytes-like or uint8 arrays); return what is due at `now`."""
+    def stage(self, universes: Mapping[int, DmxData]) -> None:
+        """Stage 512-slot `universes` (bytes-like or uint8 arrays) for the next `burst`."""
         for universe, data in universes.items():
             self._schedule.stage(self._row(universe), self._batch.payloads, dmx_row(data))
+
+    def stage_array(self, frames: NDArray[np.uint8]) -> None:
+        """Vectorised `stage`: `frames[i]` is universe `universes[i]`, shape (n, 512)."""
+        self._schedule.stage_all(self._batch.payloads, frames)
+
+    def burst(self, now: float) -> Burst:
+        """What is due at `now` (staged universes, expired keep-alives), data and sync apart."""
+        rows = self._schedule.due(now)
+        return Burst(self._emit(rows), self._sync() if rows.size else [])
+
+    def frame(self, now: float, universes: Mapping[int, DmxData]) -> list[Datagram]:
+        """`stage` then `burst`, in wire order (for callers that send everything at once)."""
+        self.stage(universes)
         return self.poll(now)
 
     def frame_array(self, now: float, frames: NDArray[np.uint8]) -> list[Datagram]:
-        """Vectorised `frame`: `frames[i]` is universe `universes[i]`, shape (n, 512)."""
-        self._schedule.stage_all(self._batch.payloads, frames)
+        """`stage_array` then `burst`, in wire order."""
+        self.stage_array(frames)
         return self.poll(now)
 
     def poll(self, now: float) -> list[Datagram]:
-        """Datagrams due at `now`: staged universes and expired keep-alives, then the trailer."""
-        rows = self._schedule.due(now)
-        out = self._emit(rows)
-        if rows.size:
-            out += self._trailer()
-        return out
+        """`burst(now)` in wire order: the data due, then the sync packet."""
+        return self.burst(now).datagrams
 
     def next_deadline(self) -> float | None:
         """The next `now` at which `poll` has something to send, or None."""
@@ -215,5 +239,6 @@ class UniverseStream:
     def _next_sequence(self, current: NDArray[np.uint8]) -> NDArray[np.uint8]:
         raise NotImplementedError
 
-    def _trailer(self) -> list[Datagram]:
+    def _sync(self) -> list[Datagram]:
+        """The sync packet that follows a burst of data (none by default)."""
         return []

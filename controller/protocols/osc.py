@@ -1,8 +1,8 @@
 """L5 sans-IO OSC 1.0: messages (i f s b T F N d h) and bundles with NTP timetags.
 
-Layouts are protocols.md §5.1. Every element is big-endian and 4-byte aligned: an OSC-string
-is NUL-terminated then NUL-padded (an exact multiple of 4 still gets 4 NULs); a blob is an
-int32 size, the bytes, then padding. python-osc is a test oracle only, never imported here.
+Layouts follow the OSC 1.0 specification (OSC Packets, Messages and Bundles). Every element
+is big-endian and 4-byte aligned: an OSC-string is NUL-terminated then NUL-padded (an exact
+multiple of 4 still gets 4 NULs); a blob is an int32 size, the bytes, then padding. python-osc is a test oracle only, never imported here.
 """
 
 from __future__ import annotations

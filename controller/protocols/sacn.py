@@ -1,7 +1,8 @@
 """L5 sans-IO sACN (ANSI E1.31-2016): data, sync and discovery packets, and the sender.
 
-Byte layouts are protocols.md §4. Every multi-byte field is big-endian; every PDU starts
-with Flags & Length = 0x7000 | length, counted from that field to the end of the packet.
+Byte layouts follow ANSI E1.31-2016 (root, framing, DMP, synchronization and universe
+discovery layers). Every multi-byte field is big-endian; every PDU starts with
+Flags & Length = 0x7000 | length, counted from that field to the end of the packet.
 The codec and its sender share this module (one protocol, one module), which takes it a
 little past the 400-line guide.
 """
@@ -18,7 +19,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controller.errors import LocalProtocolError, RemoteProtocolError, Truncated
-from controller.protocols.datagram import DMX_SLOTS, Datagram, Mode, PacketBatch, UniverseStream
+from controller.protocols.datagram import (
+    DMX_SLOTS,
+    Burst,
+    Datagram,
+    Mode,
+    PacketBatch,
+    UniverseStream,
+)
 from controller.protocols.fields import check_range, from_peer
 
 __all__ = [
@@ -381,9 +389,10 @@ class SacnSender(UniverseStream):
         self._discovery_interval_s = discovery_interval_s
         self._next_discovery: float | None = None
 
-    def poll(self, now: float) -> list[Datagram]:
-        """Data due at `now`, a sync packet after them, then universe discovery if due."""
-        return super().poll(now) + self.discovery(now)
+    def burst(self, now: float) -> Burst:
+        """Data due at `now` and universe discovery if due; the sync packet apart."""
+        data, sync = super().burst(now)
+        return Burst(data + self.discovery(now), sync)
 
     def next_deadline(self) -> float | None:
         """The next `now` at which `poll` has a keep-alive or discovery to send, or None."""
@@ -431,7 +440,7 @@ class SacnSender(UniverseStream):
     def _next_sequence(self, current: NDArray[np.uint8]) -> NDArray[np.uint8]:
         return ((current.astype(np.uint16) + 1) & 0xFF).astype(np.uint8)  # wraps 255 -> 0
 
-    def _trailer(self) -> list[Datagram]:
+    def _sync(self) -> list[Datagram]:
         if self._sync_destination is None:
             return []
         sync = SyncPacket(

@@ -9,6 +9,7 @@ their cells along `line` and each array member is offset by `step`.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 import string
 from typing import Annotated, Literal
@@ -32,6 +33,7 @@ __all__ = [
     "Protocol",
     "RigFile",
     "Venue",
+    "directed_broadcast",
     "osc_address_problem",
     "parse_universes",
 ]
@@ -77,6 +79,21 @@ def parse_universes(v: object) -> tuple[int, ...]:
         msg = "universes must name at least one universe"
         raise ValueError(msg)
     return tuple(sorted(out))
+
+
+def directed_broadcast(host: str) -> str:
+    """Art-Net: the network an output's host is on, as the directed broadcast its ArtSync goes to.
+
+    An IPv4 address: its /24 broadcast (Art-Net 4 forbids 255.255.255.255); a loopback
+    address or a name: the host itself (loopback has no broadcast to share with others).
+    """
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        return host
+    if address.is_loopback:
+        return host
+    return str(ipaddress.IPv4Network(f"{host}/24", strict=False).broadcast_address)
 
 
 OSC_PLACEHOLDERS = ("venue", "universe")
@@ -229,6 +246,12 @@ class OutputSpec(Strict):
     device: str | None = Field(None, description="serial device for enttec / opendmx")
     address: str = Field("/citypulse/{venue}/{universe}", description="OSC address pattern")
     osc_mode: Literal["blob", "attributes"] = "blob"
+    max_datagram: int = Field(
+        1472,
+        ge=576,
+        le=65507,
+        description="OSC: largest bundle datagram in bytes (default 1472: one Ethernet frame)",
+    )
 
     @field_validator("address")
     @classmethod

@@ -28,6 +28,7 @@ from controller.show.rig import (
     Protocol,
     RigFile,
     Venue,
+    directed_broadcast,
 )
 from controller.show.source import NodePath, SourceDoc
 
@@ -396,12 +397,13 @@ def check_outputs(twin: Twin, sink: DiagnosticSink) -> None:
                     twin.doc.span(where),
                 )
                 break
-            key = (f"{out.protocol.value}:{out.host}:{out.device}", wire)
+            domain, there = _wire_domain(out)
+            key = (domain, wire)
             if key in claimed:
                 sink.error(
                     "R208",
                     f"universe {u} goes out as {out.protocol.value} universe {wire}, which "
-                    f"output {claimed[key] + 1} already sends to the same destination",
+                    f"output {claimed[key] + 1} already sends {there}",
                     twin.doc.span(where),
                 )
                 break
@@ -415,6 +417,21 @@ def check_outputs(twin: Twin, sink: DiagnosticSink) -> None:
             f"universe(s) {_ranges(missing)} are patched but no output sends them",
             twin.doc.span(("outputs",)),
         )
+
+
+def _wire_domain(out: OutputSpec) -> tuple[str, str]:
+    """Where one wire universe may be sent once, and how to say so.
+
+    Art-Net: per network (the ArtSync broadcast domain), since every node there reads the
+    same Port-Addresses. sACN: one source per controller, each universe once. Others: per
+    destination.
+    """
+    if out.protocol is Protocol.ARTNET:
+        network = out.broadcast or directed_broadcast(out.host or "")
+        return f"artnet:{network}", f"on the same Art-Net network (broadcast {network})"
+    if out.protocol is Protocol.SACN:
+        return "sacn", "from the same sACN source (this controller)"
+    return f"{out.protocol.value}:{out.host}:{out.device}", "to the same destination"
 
 
 def _check_osc_paths(twin: Twin, index: int, out: OutputSpec, sink: DiagnosticSink) -> None:

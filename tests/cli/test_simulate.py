@@ -10,15 +10,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from controller.cli import main
+from controller.outputs.factory import build_outputs
+from controller.outputs.routing import plan_routes
 from controller.protocols import artnet
+from controller.runtime.job import load_venue
+from controller.show.rig import Protocol
+from controller.testing import ManualClock
 from simulator.recorder import read_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "data" / "venue" / "shows" / "mini.yaml"
 EPHEMERAL = ("--artnet-port", "0", "--sacn-port", "0", "--osc-port", "0")
+LISTEN = "artnet, sacn, osc, enttec, opendmx"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -31,8 +38,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--listen", "bogus"], "--listen: 'bogus' is not one of artnet, sacn, osc, enttec"),
-        (["--listen", ","], "--listen: ',' is not one of artnet, sacn, osc, enttec"),
+        (["--listen", "bogus"], f"--listen: 'bogus' is not one of {LISTEN}"),
+        (["--listen", ","], f"--listen: ',' is not one of {LISTEN}"),
         (["--artnet-port", "70000"], "--artnet-port: 70000 out of range 0..65535"),
         (["--osc-port", "-1"], "--osc-port: -1 out of range 0..65535"),
         (["--duration", "0"], "--duration: 0.0 must be positive"),
@@ -119,3 +126,61 @@ def test_simulate_latches_what_a_controller_sends(tmp_path: Path) -> None:
     _, records = read_recording(record)
     last = {r.universe: r.data for r in records}
     assert last == {u: bytes([3]) * 512 for u in (1, 2, 3)}
+
+
+def _serial_into_simulator(protocol: str, tmp_path: Path) -> tuple[dict[str, Any], list[bytes]]:
+    """A controller's serial output on the pty of `simulate --listen P --routes P`."""
+    record = tmp_path / f"{protocol}.cprec"
+    with subprocess.Popen(
+        [sys.executable, "-m", "controller", "simulate", str(MINI), "--listen", protocol,
+         "--routes", protocol, "--duration", "2", "--json", "--record", str(record)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()  # printed once the pty is open
+            found = re.search(rf"{protocol} (/dev/\S+)", line)
+            assert found is not None, line + proc.stderr.read()
+            sent = _send_serial(Protocol(protocol), found[1])
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err
+    _, records = read_recording(record)
+    latched = [r.data for r in records if r.universe == 1]
+    assert latched, err
+    stats: dict[str, Any] = json.loads(out)
+    assert sent == latched[-len(sent) :]
+    return stats, latched
+
+
+def _send_serial(protocol: Protocol, device: str) -> list[bytes]:
+    job = load_venue(MINI, "mini")
+    routes = plan_routes(job.plan.twin, protocol=protocol, target=device)
+    (output,) = build_outputs(
+        routes, job.patch.universes, venue="mini", show_name="Mini", clock=ManualClock(autojump=True),
+        fps=40, paced_serial=False,
+    )  # fmt: skip
+    sent = []
+    output.open(0.0)
+    try:
+        for k in range(3):
+            dmx = np.full((3, 512), k + 1, np.uint8)
+            output.send_frame(k * 0.025, dmx)
+            sent.append(dmx[0].tobytes())
+    finally:
+        output.close(0.1)
+    assert output.stats().errors == 0, output.stats().last_error
+    return sent
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("protocol", ["enttec", "opendmx"])
+def test_a_serial_run_output_latches_in_simulate_with_the_matching_routes(
+    protocol: str, tmp_path: Path
+) -> None:
+    """Regression (issue #7 item 13): `--routes` offered rig, artnet, sacn and osc only."""
+    stats, latched = _serial_into_simulator(protocol, tmp_path)
+    assert latched == [bytes([k + 1]) * 512 for k in range(3)]
+    assert (stats["unrouted"], stats["malformed"]) == (0, 0)
+    assert stats["packets_by_protocol"][protocol] == 3

@@ -18,14 +18,13 @@ from controller.clock import MonotonicClock
 from controller.outputs.factory import build_outputs
 from controller.outputs.network import (
     ArtNetOutput,
-    OscOutput,
     SacnOutput,
     directed_broadcast,
-    is_sync_packet,
     route_rows,
 )
+from controller.outputs.osc_output import OscOutput
 from controller.outputs.routing import Route
-from controller.protocols import artnet, sacn
+from controller.protocols import sacn
 from controller.show.rig import Protocol
 from simulator.wire import artnet as wire_artnet
 from simulator.wire import sacn as wire_sacn
@@ -232,20 +231,6 @@ def test_sacn_close_terminates_every_stream_three_times() -> None:
     assert all(isinstance(p, wire_sacn.SacnDataFrame) and p.stream_terminated for p in ended)
 
 
-def test_is_sync_packet_knows_artsync_and_e131_sync() -> None:
-    sync = sacn.encode(sacn.SyncPacket(cid=bytes(16), sequence=0, sync_address=1))
-    assert is_sync_packet(artnet.encode(artnet.ArtSync()))
-    assert is_sync_packet(sync)
-    assert not is_sync_packet(artnet.encode(artnet.ArtDmx(port_address=1, data=bytes(512))))
-
-
-def test_is_sync_packet_does_not_take_universe_discovery_for_sync() -> None:
-    discovery = sacn.encode(
-        sacn.DiscoveryPacket(cid=bytes(16), source_name="x", page=0, last_page=0, universes=(1,))
-    )
-    assert not is_sync_packet(discovery)
-
-
 def test_sacn_without_sync_sends_the_data_at_commit() -> None:
     """Regression: discovery (E1.31 root vector 8, like sync) once made data go at stage."""
     out, sink = two_route_sacn(sync=False)
@@ -285,3 +270,30 @@ def test_osc_sends_one_blob_per_universe_at_commit_readable_by_python_osc() -> N
 def test_route_rows_follow_the_route_order() -> None:
     route = Route(protocol=Protocol.OSC, universes=(3, 1), wire=(9, 8))
     assert route_rows(route, UNIVERSES).tolist() == [2, 0]
+
+
+def test_an_output_whose_route_was_renumbered_says_so_when_it_opens(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    route = Route(
+        protocol=Protocol.SACN, universes=(1, 2, 3), wire=(1, 2, 4), renumbered=(3,), multicast=True
+    )
+    out = SacnOutput(name="sacn[1]", routes=[route], universes=UNIVERSES, sink=RecordingSink(),
+                     source_name="x")  # fmt: skip
+    with caplog.at_level("WARNING", logger="citypulse.outputs"):
+        out.open(0.0)
+    note = "universes renumbered on the wire: sacn: 1-2 -> 1-2, 3 -> 4 (renumbered)"
+    assert out.stats().warnings == (note,)
+    assert [r.getMessage() for r in caplog.records] == [f"sacn[1]: {note}"]
+
+
+def test_a_source_name_is_cut_to_63_utf8_bytes_not_63_characters() -> None:
+    route = Route(protocol=Protocol.SACN, universes=(1,), wire=(1,), multicast=True)
+    sink = RecordingSink()
+    out = SacnOutput(name="s", routes=[route], universes=UNIVERSES, sink=sink,
+                     source_name="citypulse 数字之夜 " + "北京" * 30)  # fmt: skip
+    out.send_frame(0.0, frames(1)[0])
+    packet = wire_sacn.parse(sink.sent[0][0])
+    assert isinstance(packet, wire_sacn.SacnDataFrame)
+    assert len(packet.source_name.encode()) <= 63
+    assert packet.source_name.startswith("citypulse 数字之夜 北京")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pythonosc.osc_bundle import OscBundle
@@ -38,7 +39,9 @@ def _messages(datagrams: list[bytes]) -> list[OscMessage]:
     return out
 
 
-def _setup(mode: str, universes: tuple[int, ...]) -> tuple[object, Capture, object]:
+def _setup(
+    mode: str, universes: tuple[int, ...], **route_options: Any
+) -> tuple[object, Capture, object]:
     job = load_venue(MINI, "mini")
     route = Route(
         protocol=Protocol.OSC,
@@ -47,6 +50,7 @@ def _setup(mode: str, universes: tuple[int, ...]) -> tuple[object, Capture, obje
         host="127.0.0.1",
         port=9000,
         osc_mode=mode,
+        **route_options,
     )
     sink = Capture()
     (out,) = build_outputs(
@@ -102,13 +106,42 @@ def _messages_any(datagrams: list[bytes]) -> list[OscMessage]:
     return [m for d in datagrams for m in OscBundle(d) if isinstance(m, OscMessage)]
 
 
-def test_big_frames_split_into_bundles_under_the_limit() -> None:
-    job, sink, out = _setup("blob", (1, 2, 3))
+def _wide(**route_options: Any) -> tuple[object, Capture, object]:
+    """Blob mode with 24 routed copies of the mini universes (24 blobs of 512 slots)."""
+    job, sink, out = _setup("blob", (1, 2, 3), **route_options)
     route = replace(out.route, universes=(1, 2, 3) * 8, wire=tuple(range(24)))  # type: ignore[attr-defined]
     out.route = route  # type: ignore[attr-defined]
     out.rows = np.array([0, 1, 2] * 8)  # type: ignore[attr-defined]
     out.paths = [f"/u/{w}" for w in route.wire]  # type: ignore[attr-defined]
+    return job, sink, out
+
+
+def test_blob_bundles_fit_one_ethernet_frame_by_default() -> None:
+    """Regression (issue #7 item 9): 6.9 KB bundles went out as five IP fragments."""
+    job, sink, out = _wide()
     out.send_frame(5.5, _dmx(job, 6.0))  # type: ignore[attr-defined]
-    assert len(sink.sent) > 1
-    assert all(len(d) <= 8192 for d in sink.sent)
-    assert len(_messages_any(sink.sent)) == 24
+    assert max(len(d) for d in sink.sent) <= 1472
+    assert len(sink.sent) == 12  # two 532-byte blob elements after each 16-byte header
+    assert [m.address for m in _messages(sink.sent)] == [f"/u/{w}" for w in range(24)]
+
+
+def test_a_larger_datagram_is_an_explicit_route_option() -> None:
+    job, sink, out = _wide(max_datagram=8192)
+    out.send_frame(5.5, _dmx(job, 6.0))  # type: ignore[attr-defined]
+    assert [len(d) for d in sink.sent] == [16 + 15 * 532, 16 + 9 * 532]
+    assert len(_messages(sink.sent)) == 24
+
+
+def test_bundles_carry_the_frame_deadline_not_the_commit_time() -> None:
+    """Regression (issue #7 item 10): a commit 3 ms late stamped its bundles 3 ms late."""
+    job, sink, out = _setup("blob", (1, 2, 3))
+    out.stage(5.4, _dmx(job, 6.0), deadline=5.5)  # type: ignore[attr-defined]
+    out.commit(5.503)  # type: ignore[attr-defined]
+    assert len(_messages(sink.sent)) == 3  # every bundle stamped WALL + 5.5
+
+
+def test_without_a_deadline_bundles_carry_the_commit_time() -> None:
+    job, sink, out = _setup("blob", (1,))
+    out.stage(5.4, _dmx(job, 6.0))  # type: ignore[attr-defined]
+    out.commit(5.5)  # type: ignore[attr-defined]
+    assert len(_messages(sink.sent)) == 1

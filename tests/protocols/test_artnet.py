@@ -402,3 +402,24 @@ def test_sender_rejects_limited_broadcast_and_unknown_universes() -> None:
         sender.frame(0.0, {9: bytes(512)})
     with pytest.raises(ValueError, match=r"expected uint8 \(512,\)"):
         sender.frame(0.0, {1: bytes(511)})
+
+
+def test_sender_burst_keeps_artdmx_and_artsync_apart_from_encoding() -> None:
+    """Issue #7 item 14: the sender says which datagram is the sync; nobody re-parses."""
+    sender = ArtNetSender(targets={1: NODE, 2: NODE}, sync_address=BROADCAST, mode="constant")
+    sender.stage_array(np.zeros((2, 512), np.uint8))
+    burst = sender.burst(0.0)
+    assert _decoded(burst.data) == [
+        ArtDmx(sequence=1, port_address=1, data=bytes(512)),
+        ArtDmx(sequence=1, port_address=2, data=bytes(512)),
+    ]
+    assert burst.sync == [Datagram(artnet.encode(ArtSync()), BROADCAST)]
+    assert burst.datagrams == burst.data + burst.sync
+    assert sender.burst(0.1) == ([], [])  # nothing staged, no keep-alive due: no sync either
+
+
+def test_sender_without_sync_address_has_an_empty_sync_part() -> None:
+    sender = ArtNetSender(targets={1: NODE}, mode="constant")
+    sender.stage({1: bytes(512)})
+    burst = sender.burst(0.0)
+    assert (len(burst.data), burst.sync) == (1, [])

@@ -466,3 +466,15 @@ def test_sender_unicast_overrides_the_multicast_group() -> None:
     sender = _sender(unicast={2: ("10.0.0.9", 5568)}, discovery_interval_s=None)
     out = sender.frame(0.0, {1: bytes(512), 2: bytes(512)})
     assert [d.address for d in out] == [("239.255.0.1", 5568), ("10.0.0.9", 5568)]
+
+
+def test_sender_burst_keeps_data_and_discovery_apart_from_the_sync_packet() -> None:
+    """Issue #7 item 14: data (and discovery) may go ahead; the sync is returned apart."""
+    sender = _sender(sync_address=7, mode="constant")
+    sender.stage_array(np.zeros((2, 512), np.uint8))
+    burst = sender.burst(0.0)
+    kinds = [type(p).__name__ for p in _decoded(burst.data)]
+    assert kinds == ["DataPacket", "DataPacket", "DiscoveryPacket"]
+    assert _decoded(burst.sync) == [SyncPacket(cid=CID, sequence=0, sync_address=7)]
+    assert burst.sync[0].address == ("239.255.0.7", 5568)
+    assert sender.poll(0.1) == []

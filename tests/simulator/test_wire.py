@@ -136,7 +136,7 @@ def test_simulator_reads_sacn_sender_output_including_termination() -> None:
     cid = bytes(range(16))
     sender = sacn.SacnSender(cid=cid, source_name="cp", universes=[5], sync_address=9)
     kinds = [type(sim_sacn.parse(d.data)) for d in sender.frame(0.0, {5: bytes(512)})]
-    assert kinds == [sim_sacn.SacnDataFrame, sim_sacn.SacnSyncFrame, sim_sacn.SacnDiscoveryFrame]
+    assert kinds == [sim_sacn.SacnDataFrame, sim_sacn.SacnDiscoveryFrame, sim_sacn.SacnSyncFrame]
     terminated = [sim_sacn.parse(d.data) for d in sender.terminate(0.1)]
     assert [
         (f.sequence, f.stream_terminated)
