@@ -42,7 +42,24 @@ class ResolvedClip:
     source: NodePath
 
 
-def _resolve_cues(show: ShowFile, doc: SourceDoc, sink: DiagnosticSink) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class _Cues:
+    """Resolved cue times, and which unknown names not to report.
+
+    One root cause, one error: a declared cue that did not resolve was reported where it
+    stands, so uses of it are skipped; when an include did not load, any name could be one
+    of its cues, so unknown names are not reported at all.
+    """
+
+    times: dict[str, float]
+    unresolved: frozenset[str]
+    complete: bool
+
+    def report_unknown(self, name: str) -> bool:
+        return self.complete and name not in self.unresolved
+
+
+def _resolve_cues(show: ShowFile, doc: SourceDoc, sink: DiagnosticSink, *, complete: bool) -> _Cues:
     times: dict[str, float] = {}
     pending: dict[str, tuple[int, str, float]] = {}
     names = {c.name for c in show.cues}
@@ -70,12 +87,8 @@ def _resolve_cues(show: ShowFile, doc: SourceDoc, sink: DiagnosticSink) -> dict[
                 times[name] = times[ref] + offset
                 del pending[name]
                 progress = True
-    for name, (i, ref, _) in pending.items():
-        known = [c.name for c in show.cues]
-        why = "a cycle" if ref in pending else f"unknown cue{did_you_mean(ref, known)}"
-        sink.error(
-            "S101", f"cue {name!r} is relative to {ref!r}: {why}", doc.span(("cues", i, "at"))
-        )
+    cues = _Cues(times, frozenset(names - times.keys()), complete)
+    _report_unresolved(show, doc, pending, cues, sink)
     for i, cue in enumerate(show.cues):
         t = times.get(cue.name)
         if t is not None and not 0.0 <= t <= show.duration:
@@ -84,31 +97,69 @@ def _resolve_cues(show: ShowFile, doc: SourceDoc, sink: DiagnosticSink) -> dict[
                 f"cue {cue.name!r} at {t:g} s is outside the show (0..{show.duration:g} s)",
                 doc.span(("cues", i, "at")),
             )
-    return times
+    return cues
+
+
+def _report_unresolved(
+    show: ShowFile,
+    doc: SourceDoc,
+    pending: dict[str, tuple[int, str, float]],
+    cues: _Cues,
+    sink: DiagnosticSink,
+) -> None:
+    """Each cue left pending leads to an unknown cue or into a cycle: report that once."""
+    handled: set[str] = set()
+    known = [c.name for c in show.cues]
+    for name in pending:  # file order
+        chain = [name]
+        while pending[chain[-1]][1] in pending and pending[chain[-1]][1] not in chain:
+            chain.append(pending[chain[-1]][1])
+        end = pending[chain[-1]][1]
+        if end in chain:
+            loop = chain[chain.index(end) :]
+            if not handled.intersection(loop):
+                first = min(loop, key=lambda n: pending[n][0])
+                k = loop.index(first)
+                order = [*loop[k:], *loop[:k], first]
+                sink.error(
+                    "S101",
+                    f"cue {first!r} is relative to {pending[first][1]!r}: a cycle "
+                    f"({' -> '.join(order)})",
+                    doc.span(("cues", pending[first][0], "at")),
+                )
+        elif chain[-1] not in handled and cues.report_unknown(end) and end not in known:
+            sink.error(
+                "S101",
+                f"cue {chain[-1]!r} is relative to {end!r}: unknown cue{did_you_mean(end, known)}",
+                doc.span(("cues", pending[chain[-1]][0], "at")),
+            )
+        handled.update(chain)
 
 
 def _time(
     value: float | str,
-    cues: dict[str, float],
+    cues: _Cues,
     doc: SourceDoc,
     where: NodePath,
     sink: DiagnosticSink,
 ) -> float | None:
     try:
-        ref, offset = parse_time_ref(value, cues)
+        ref, offset = parse_time_ref(value, cues.times)
     except ValueError as exc:
         sink.error("S106", str(exc), doc.span(where))
         return None
     if ref is None:
         return offset
-    if ref not in cues:
-        sink.error(
-            "S101",
-            f"unknown cue {ref!r}{did_you_mean(ref, cues)} (cues: {known_list(cues)})",
-            doc.span(where),
-        )
+    if ref not in cues.times:
+        if cues.report_unknown(ref):
+            known = cues.times
+            sink.error(
+                "S101",
+                f"unknown cue {ref!r}{did_you_mean(ref, known)} (cues: {known_list(known)})",
+                doc.span(where),
+            )
         return None
-    return cues[ref] + offset
+    return cues.times[ref] + offset
 
 
 def _names(value: str | list[str] | None) -> list[str]:
@@ -177,7 +228,7 @@ def _clip_params(
             except (OSError, ValueError):  # a name the OS rejects (too long, NUL byte)
                 found = False
             if not found:
-                sink.error(
+                sink.error_once(
                     "S105",
                     f"file={raw!r} not found (looked at {display_path(media)}; paths are "
                     "relative to the file that names them)",
@@ -202,13 +253,20 @@ def check_show(
     venues: dict[str, Twin],
     effects: EffectRegistry,
     sink: DiagnosticSink,
+    *,
+    complete: bool = True,
 ) -> tuple[dict[str, float], tuple[ResolvedClip, ...]]:
-    """Check references and values; return cue times and resolved clips."""
-    cues = _resolve_cues(show, doc, sink)
+    """Check references and values; return cue times and resolved clips.
+
+    `complete` is False when an include did not load: a cue or track it would have
+    defined is then not reported as unknown. Targets are checked only on tracks whose
+    venues' rigs all loaded whole (`Twin.complete`).
+    """
+    cues = _resolve_cues(show, doc, sink, complete=complete)
     track_names = [t.name for t in show.tracks]
     for vid, entry in show.venues.items():
         for k, name in enumerate(entry.disable_tracks):
-            if name not in track_names:
+            if name not in track_names and complete:
                 sink.error(
                     "S114",
                     f"venue {vid!r} disables unknown track {name!r}"
@@ -235,7 +293,8 @@ def check_show(
                     f"{did_you_mean(vid, show.venues)} (venues: {known_list(show.venues)})",
                     doc.span(("tracks", ti, "venues", k)),
                 )
-        twins = [venues[v] for v in track_venues if v in venues]
+        whole = all(v in venues and venues[v].complete for v in track_venues if v in show.venues)
+        twins = [venues[v] for v in track_venues if v in venues] if whole else None
         for ci, clip in enumerate(track.clips):
             where: NodePath = ("tracks", ti, "clips", ci)
             layer += 1
@@ -267,14 +326,14 @@ def check_show(
                     source=where,
                 )
             )
-    return cues, tuple(clips)
+    return cues.times, tuple(clips)
 
 
 def _check_clip(
     show: ShowFile,
     clip: Clip,
-    cues: dict[str, float],
-    twins: list[Twin],
+    cues: _Cues,
+    twins: list[Twin] | None,
     effects: EffectRegistry,
     doc: SourceDoc,
     where: NodePath,
@@ -290,7 +349,9 @@ def _check_clip(
         )
     target = Target(group=clip.target) if isinstance(clip.target, str) else clip.target
     target_where = (*where, "target") if not isinstance(clip.target, str) else (*where,)
-    if isinstance(clip.target, str):
+    if twins is None:
+        pass  # a venue's rig did not load whole: its names are unknown, not wrong
+    elif isinstance(clip.target, str):
         known: set[str] = set()
         for twin in twins:
             known |= twin.groups()

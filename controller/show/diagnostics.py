@@ -43,6 +43,11 @@ class DiagnosticSink:
     def error(self, code: str, message: str, span: SourceSpan) -> None:
         self.items.append(Diagnostic(code=code, message=message, span=span))
 
+    def error_once(self, code: str, message: str, span: SourceSpan) -> None:
+        """An error, unless the same one (code and message) was reported already."""
+        if not any(d.code == code and d.message == message for d in self.items):
+            self.error(code, message, span)
+
     def warning(self, code: str, message: str, span: SourceSpan) -> None:
         self.items.append(
             Diagnostic(code=code, message=message, span=span, severity=Severity.WARNING)

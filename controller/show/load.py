@@ -170,30 +170,36 @@ def load_rig(
 
 def _merge_includes(
     doc: SourceDoc, base: Path, sink: DiagnosticSink, stack: tuple[Path, ...]
-) -> None:
+) -> bool:
+    """Merge the included files' cues and tracks into `doc`; False if one did not load."""
     data = doc.data
     if not isinstance(data, dict):
-        return
+        return True
     includes = data.get("include", [])
     if not isinstance(includes, list):
-        return  # the model reports the type
+        return False  # the model reports the type
+    complete = True
     for i, rel in enumerate(includes):
+        complete = complete and isinstance(rel, str)
         if not isinstance(rel, str):
             continue
         target = locate_file(base / rel)
         if isinstance(target, str):
             message = _not_there(f"included file {rel!r}", target, base / rel)
             sink.error("S111", message, doc.span(("include", i)))
+            complete = False
             continue
         if target in stack:
             chain = " -> ".join(p.name for p in (*stack[stack.index(target) :], target))
             sink.error("S111", f"include cycle: {chain}", doc.span(("include", i)))
             continue
         sub = _read(target, sink)
+        complete = complete and sub is not None
         if sub is None:
             continue
-        _merge_includes(sub, target.parent, sink, (*stack, target))
+        complete = _merge_includes(sub, target.parent, sink, (*stack, target)) and complete
         if validate_model(ShowFragment, sub, sink) is None or not isinstance(sub.data, dict):
+            complete = False
             continue
         for key in ("cues", "tracks"):
             items = sub.data.get(key, [])
@@ -206,6 +212,7 @@ def _merge_includes(
             for j, item in enumerate(items):
                 existing.append(item)
                 doc.graft(sub, (key, j), (key, offset + j))
+    return complete
 
 
 def load_show(path: Path, effects: EffectRegistry) -> LoadedShow:
@@ -220,7 +227,7 @@ def load_show(path: Path, effects: EffectRegistry) -> LoadedShow:
         sink.raise_if_errors()
         msg = "unreachable: read failed without diagnostics"
         raise AssertionError(msg)
-    _merge_includes(doc, path.parent, sink, (path.resolve(),))
+    complete = _merge_includes(doc, path.parent, sink, (path.resolve(),))
     show = validate_model(ShowFile, doc, sink) or salvage_show(doc.data)
     if show is None:
         sink.raise_if_errors()
@@ -237,7 +244,7 @@ def load_show(path: Path, effects: EffectRegistry) -> LoadedShow:
         twin = load_rig(rig_path, sink, library)
         if twin is not None:
             venues[vid] = twin
-    cue_times, clips = check_show(show, doc, venues, effects, sink)
+    cue_times, clips = check_show(show, doc, venues, effects, sink, complete=complete)
     sink.raise_if_errors()
     return LoadedShow(
         path=doc.path,

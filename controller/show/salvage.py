@@ -91,5 +91,8 @@ def _prune_track(work: dict[str, Plain], loc: list[str | int]) -> bool:
         if isinstance(clips, list) and ci < len(clips):
             clips[ci] = _placeholder_clip()
             return True
-    tracks[ti] = {"name": f"{PLACEHOLDER}{ti}", "enabled": False}
+    # keep a good name, so references to the track (`disable_tracks`) still resolve
+    name = track.get("name") if isinstance(track, dict) and loc[2:3] != ["name"] else None
+    keep = isinstance(name, str) and bool(name.strip()) and not is_placeholder(name)
+    tracks[ti] = {"name": name if keep else f"{PLACEHOLDER}{ti}", "enabled": False}
     return True

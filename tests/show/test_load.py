@@ -16,6 +16,7 @@ from controller.render.effects import default_registry
 from controller.show.diagnostics import DiagnosticSink
 from controller.show.load import LoadedShow, load_profile, load_rig, load_show
 from controller.show.profile import FixtureProfile
+from controller.show.source import display_path
 from controller.show.timeline import Blend, parse_time_ref
 from controller.show.twin import PatchSegment, PlacedFixture, Twin
 
@@ -483,3 +484,34 @@ def test_a_rig_over_the_size_limits_is_refused_before_anything_is_allocated(
     )
     assert elements in done.stderr
     assert fixtures in done.stderr
+
+
+# -- one root cause, one error ---------------------------------------------------------------------
+
+
+def test_a_show_copied_elsewhere_reports_its_missing_rig_once(tmp_path: Path) -> None:
+    """Its targets could only be checked against the rig: no 'matches nothing' for each."""
+    show = tmp_path / "mini.yaml"
+    shutil.copy(MINI_SHOW, show)
+    looked = display_path(tmp_path / "../rigs/mini.yaml")
+    message = f"venue 'mini': rig file '../rigs/mini.yaml' not found (looked at {looked})"
+    assert [(d.code, d.message) for d in failures(show)] == [("S110", message)]
+
+
+def test_a_fixture_entry_that_did_not_resolve_hides_no_target_errors(venue: Path) -> None:
+    rig = venue / "rigs" / "mini.yaml"
+    rig.write_text(rig.read_text(encoding="utf-8").replace("profile: flood", "profile: flod"))
+    (d,) = failures(venue / "shows" / "mini.yaml")
+    assert (d.code, Path(d.span.path).name) == ("R201", "mini.yaml")
+    assert d.message.startswith("unknown profile 'flod' (did you mean 'flood'?)")
+
+
+def test_a_cue_cycle_is_reported_once_with_its_chain(venue: Path) -> None:
+    show = write(
+        venue / "shows" / "cycle.yaml",
+        HEAD + "cues:\n  - {name: a, at: c+1}\n  - {name: b, at: a+1}\n  - {name: c, at: b+1}\n"
+        "  - {name: d, at: c+1}\n",
+    )
+    (d,) = failures(show)
+    assert (d.code, d.span.line) == ("S101", 6)
+    assert d.message == "cue 'a' is relative to 'c': a cycle (a -> c -> b -> a)"
