@@ -1,13 +1,19 @@
 """FSEQ v1/v2 header model: constants, frozen dataclasses and pure pack/unpack over bytes.
 
-Source of truth: FalconChristmas/fpp `src/fseq/FSEQFile.cpp` (shared with xLights), as
-summarised in the protocol notes §7. All integers are little-endian.
+Source of truth: FalconChristmas/fpp `src/fseq/FSEQFile.cpp` (shared with xLights) and its
+`docs/FSEQ_Sequence_File_Format.txt`. All integers are little-endian.
 
 Rules:
 - `pack_header` and `unpack_header` are pure: bytes in, values out (the reader locates
   blocks with `controller.fseq.reader.locate_blocks`, also pure).
 - File bytes never raise a bare builtin: every defect is an `FseqFormatError` whose message
-  names the field, its value and its byte offset (`FseqTruncated` when the input is short).
+  names the field, its value and its byte offset (`FseqTruncated` when the input is short),
+  with a diagnostic code (`FseqFormatError.code`):
+  F101 not an FSEQ v1/v2 file (identifier, major version); F102 the file ends early;
+  F103 a header field out of range or inconsistent; F104 a corrupt block index;
+  F105 a compressed block that does not decompress to what the header says;
+  F106 a block larger than the reader's memory limit; F107 (warning, `citypulse fseq`) a
+  'cp' citypulse header that is not what `citypulse render` writes.
 - The block index stores lengths, not offsets: block i starts at
   `channel_data_offset + sum(length of the used blocks before it)`; zero-length slots are
   reserved-but-unused and skipped (`V2FSEQFile` ctor, `if (length > 0)`).
@@ -102,19 +108,35 @@ class Compression(enum.IntEnum):
 class FseqFormatError(RemoteProtocolError):
     """Bytes that are not a valid FSEQ file; the message names field, value and offset."""
 
-    def __init__(self, message: str, *, offset: int | None = None, path: str | None = None):
+    default_code = "F103"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        offset: int | None = None,
+        path: str | None = None,
+        code: str | None = None,
+    ):
         self.message = message
         self.offset = offset
         self.path = path
+        self.code = code or self.default_code
         super().__init__(f"{path}: {message}" if path else message)
 
     def located(self, path: str) -> FseqFormatError:
         """The same error, prefixed with the file it came from."""
-        return type(self)(self.message, offset=self.offset, path=path)
+        return type(self)(self.message, offset=self.offset, path=path, code=self.code)
+
+    def diagnostic(self) -> str:
+        """`PATH: error[F1xx]: message`, the form every citypulse diagnostic takes."""
+        return f"{self.path or '<bytes>'}: error[{self.code}]: {self.message}"
 
 
 class FseqTruncated(FseqFormatError, Truncated):  # noqa: N818 - mirrors errors.Truncated
     """The input ends before the header or the channel data it promises."""
+
+    default_code = "F102"
 
 
 class FseqWriteError(LocalProtocolError):
@@ -280,11 +302,11 @@ def read_data_offset(data: bytes) -> int:
     if magic not in _READ_MAGICS:
         detail = "; ESEQ effect sequences are not supported" if magic == b"ESEQ" else ""
         msg = f"header field identifier={magic!r} at offset 0 not one of b'PSEQ', b'FSEQ'"
-        raise FseqFormatError(msg + detail, offset=0)
+        raise FseqFormatError(msg + detail, offset=0, code="F101")
     major = data[7]
     if major not in (1, 2):
         msg = f"header field major_version={major} at offset 7 not supported (1 or 2)"
-        raise FseqFormatError(msg, offset=7)
+        raise FseqFormatError(msg, offset=7, code="F101")
     offset: int = _U16.unpack_from(data, 4)[0]
     fixed = V1_HEADER_SIZE if major == 1 else V2_HEADER_SIZE
     if offset < fixed:

@@ -7,6 +7,11 @@ Strategy:
 - A compressed block is read and decompressed once and cached; only the current block is
   kept, so iterating a show holds one block in memory. Uncompressed data (v2 type 0 and v1)
   is read in chunks of about 1 MiB.
+- Memory is bounded by the header, never by the compressed bytes: a block decompresses to
+  exactly `frame_count x channel_count` bytes (its frames, from the block index), and the
+  decompressor stops as soon as it would write more (a zstd or zlib bomb costs at most that
+  bound plus one 64 KiB chunk). A block, or an uncompressed frame, that the header makes
+  larger than `max_block_bytes` (256 MiB by default) is refused before reading it (F106).
 - Frames are read-only uint8 views of the cached block; copy one to modify it.
 """
 
@@ -19,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Self, TypeVar
+from typing import IO, BinaryIO, Self, TypeVar, cast
 
 import numpy as np
 import zstandard
@@ -41,6 +46,8 @@ from controller.fseq.format import (
 __all__ = ["BlockSpan", "FseqReader", "data_end", "locate_blocks"]
 
 _CHUNK_BYTES = 1 << 20  # uncompressed streaming chunk
+MAX_BLOCK_BYTES = 256 << 20  # default limit on one decompressed block (or one raw frame)
+_ZSTD_WRITE = 64 << 10  # zstd output arrives in chunks of this size
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -71,7 +78,7 @@ def locate_blocks(header: FseqHeader) -> tuple[BlockSpan, ...]:
             f"compressed file with frame_count={header.frame_count}"
             " has no used block index entries at offset 32"
         )
-        raise FseqFormatError(msg, offset=V2_HEADER_SIZE)
+        raise FseqFormatError(msg, offset=V2_HEADER_SIZE, code="F104")
     spans: list[BlockSpan] = []
     offset, previous = header.channel_data_offset, -1
     for k, (slot, entry) in enumerate(used):
@@ -84,7 +91,7 @@ def locate_blocks(header: FseqHeader) -> tuple[BlockSpan, ...]:
                 f"block index entry {slot} at offset {where} has first_frame={entry.first_frame},"
                 f" expected {allowed} (frame_count={header.frame_count})"
             )
-            raise FseqFormatError(msg, offset=where)
+            raise FseqFormatError(msg, offset=where, code="F104")
         following = used[k + 1][1].first_frame if k + 1 < len(used) else header.frame_count
         spans.append(
             BlockSpan(
@@ -110,18 +117,32 @@ def data_end(header: FseqHeader) -> int:
 class FseqReader:
     """An open FSEQ file. Create with `FseqReader.open(path)`; use as a context manager."""
 
-    def __init__(self, *, file: BinaryIO, path: str, header: FseqHeader, file_size: int) -> None:
+    def __init__(
+        self,
+        *,
+        file: BinaryIO,
+        path: str,
+        header: FseqHeader,
+        file_size: int,
+        max_block_bytes: int = MAX_BLOCK_BYTES,
+    ) -> None:
         self._file = file
         self._path = path
         self._header = header
         self._file_size = file_size
+        self._max_block_bytes = max_block_bytes
         self._blocks = _located(path, locate_blocks, header)
         self._first_frames = [b.first_frame for b in self._blocks]
         self._cache: tuple[int, NDArray[np.uint8]] | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Self:
+    def open(cls, path: str | os.PathLike[str], *, max_block_bytes: int = MAX_BLOCK_BYTES) -> Self:
         """Open `path` and validate its header and length.
+
+        Args:
+            path: the file.
+            max_block_bytes: the most memory one decompressed block (or one uncompressed
+                frame) may take; a larger one is refused when it is read (F106).
 
         Raises:
             FseqFormatError: not an FSEQ v1/v2 file, or a header field is invalid.
@@ -141,7 +162,9 @@ class FseqReader:
                     f" byte {end} (channel_data_offset={header.channel_data_offset})"
                 )
                 raise FseqTruncated(msg, offset=size, path=name)
-            return cls(file=file, path=name, header=header, file_size=size)
+            return cls(
+                file=file, path=name, header=header, file_size=size, max_block_bytes=max_block_bytes
+            )
         except BaseException:
             file.close()
             raise
@@ -249,6 +272,7 @@ class FseqReader:
 
     def _raw_frames(self, first: int, count: int) -> NDArray[np.uint8]:
         width = self._header.channel_count
+        self._within_limit(width, f"frame {first} ({width} channels)")
         offset = self._header.channel_data_offset + first * width
         data = self._read(offset, count * width, f"frames {first}..{first + count - 1}")
         return np.frombuffer(data, dtype=np.uint8).reshape(count, width)
@@ -258,46 +282,93 @@ class FseqReader:
             return self._cache[1]
         self._cache = None  # drop the previous block before allocating the next one
         span = self._blocks[k]
-        expected = span.frame_count * self._header.channel_count
+        channels = self._header.channel_count
+        expected = span.frame_count * channels
         where = f"block {span.slot} (frames {span.first_frame}.., file offset {span.offset})"
+        shape = f"{span.frame_count} frames x {channels} channels"
+        self._within_limit(expected, f"{where} holds {shape} = {expected} bytes,")
         raw = self._read(span.offset, span.length, where)
+        data: bytes | bytearray
         try:
             if self._header.compression is Compression.ZSTD:
-                data = _unzstd(raw)
+                data = _unzstd(raw, expected)
             else:
                 data = _unzlib(raw, expected)
+        except _Overflow as exc:
+            msg = (
+                f"{where}: {self.compression} data decompresses to more than the {expected}"
+                f" bytes the header gives the block ({shape}); refused there"
+            )
+            raise FseqFormatError(msg, offset=span.offset, path=self._path, code="F105") from exc
         except (zstandard.ZstdError, zlib.error, EOFError) as exc:
             msg = f"{where}: {self.compression} data is corrupt: {exc}"
-            raise FseqFormatError(msg, offset=span.offset, path=self._path) from exc
+            raise FseqFormatError(msg, offset=span.offset, path=self._path, code="F105") from exc
         if len(data) != expected:
-            msg = (
-                f"{where} decompressed to {len(data)} bytes, expected {expected}"
-                f" = {span.frame_count} frames x {self._header.channel_count} channels"
-            )
-            raise FseqFormatError(msg, offset=span.offset, path=self._path)
-        frames = np.frombuffer(data, dtype=np.uint8).reshape(span.frame_count, -1)
+            msg = f"{where} decompressed to {len(data)} bytes, expected {expected} = {shape}"
+            raise FseqFormatError(msg, offset=span.offset, path=self._path, code="F105")
+        frames = np.frombuffer(data, dtype=np.uint8).reshape(span.frame_count, channels)
+        frames.flags.writeable = False
         self._cache = (k, frames)
         return frames
 
-
-def _unzstd(raw: bytes) -> bytes:
-    """Decompress one or more concatenated zstd frames (FPP's reader accepts both)."""
-    out: list[bytes] = []
-    rest = raw
-    while rest:
-        dobj = zstandard.ZstdDecompressor().decompressobj()
-        out.append(dobj.decompress(rest))
-        if not dobj.eof:
-            msg = "zstd frame ends early"
-            raise EOFError(msg)
-        rest = dobj.unused_data
-    return b"".join(out)
+    def _within_limit(self, size: int, what: str) -> None:
+        if size > self._max_block_bytes:
+            msg = f"{what} more than the reader's limit of {self._max_block_bytes} bytes"
+            raise FseqFormatError(msg, path=self._path, code="F106")
 
 
-def _unzlib(raw: bytes, expected: int) -> bytes:
+class _Overflow(Exception):  # noqa: N818 - internal signal, never leaves this module
+    """A block decompresses to more bytes than its header allows."""
+
+
+class _BoundedSink:
+    """The file zstd's stream writer writes into: keeps at most `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.data = bytearray()
+        self.limit = limit
+
+    def write(self, chunk: bytes) -> int:
+        if len(self.data) + len(chunk) > self.limit:
+            raise _Overflow
+        self.data += chunk
+        return len(chunk)
+
+
+def _unzstd(raw: bytes, limit: int) -> bytearray:
+    """Decompress one or more concatenated zstd frames (FPP's reader accepts both).
+
+    Output streams out in 64 KiB chunks and stops past `limit` (a frame's declared content
+    size is never used to allocate). A frame cut short yields fewer bytes, which the caller's
+    length check reports.
+
+    Raises:
+        _Overflow: the data holds more than `limit` bytes.
+        zstandard.ZstdError: the data is not zstd.
+    """
+    sink = _BoundedSink(limit)
+    writer = zstandard.ZstdDecompressor().stream_writer(
+        cast("IO[bytes]", sink),  # the writer only calls write()
+        write_size=_ZSTD_WRITE,
+        closefd=False,
+    )
+    writer.write(raw)
+    return sink.data
+
+
+def _unzlib(raw: bytes, limit: int) -> bytes:
+    """Decompress one zlib stream to at most `limit` bytes.
+
+    Raises:
+        _Overflow: the stream holds more than `limit` bytes.
+        EOFError: the stream ends early.
+        zlib.error: the data is not zlib.
+    """
     dobj = zlib.decompressobj()
-    data = dobj.decompress(raw, expected + 1)  # bound the output: never more than one block
-    if not dobj.eof and len(data) <= expected:
+    data = dobj.decompress(raw, limit + 1)  # zlib grows its output buffer up to this bound
+    if len(data) > limit:
+        raise _Overflow
+    if not dobj.eof:
         msg = "zlib stream ends early"
         raise EOFError(msg)
     return data

@@ -165,8 +165,12 @@ def test_cut_short_block_stream_is_a_format_error(
     del data[first.offset + first.length - 4 : first.offset + first.length]  # drop the tail
     struct.pack_into("<I", data, 36, first.length - 4)
     path.write_bytes(bytes(data))
-    with FseqReader.open(path) as reader, pytest.raises(FseqFormatError, match="ends early"):
+    # zlib knows where its stream ends; a zstd frame cut short yields fewer bytes than the
+    # header gives the block (its content size is never trusted, see the bomb tests)
+    message = "ends early" if compression == "zlib" else r"decompressed to \d+ bytes, expected 640"
+    with FseqReader.open(path) as reader, pytest.raises(FseqFormatError, match=message) as info:
         reader.frame(0)
+    assert info.value.code == "F105"
 
 
 def test_block_that_decompresses_to_the_wrong_size(tmp_path: Path) -> None:

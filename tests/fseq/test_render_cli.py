@@ -100,7 +100,7 @@ def test_fseq_diff_names_the_first_differing_frame_and_fixture(
     show.write_text(text.replace("color: red", "color: blue"), encoding="utf-8")
     blue = render_fseq(show, tmp_path / "blue.fseq")
     capsys.readouterr()
-    assert main(["fseq", "diff", str(rendered), str(blue)]) == 1
+    assert main(["fseq", "diff", str(rendered), str(blue), "--show", str(MINI)]) == 1
     out = capsys.readouterr().out
     # the floods turn on at cue 'go' (5 s = frame 200); red -> blue on flood-01 slots 3, 5
     assert "first differing frame 200 (t = 5.000 s)" in out
