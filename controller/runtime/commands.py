@@ -44,6 +44,7 @@ class CommandKind(enum.StrEnum):
     SEEK = "seek"  # args: (show seconds,)
     BLACKOUT = "blackout"  # args: (on,)
     MASTER = "master"  # args: (level 0..1,)
+    ADOPT = "adopt"  # args: (state, anchor frame, anchor tick): take the conductor's state
 
 
 # Kinds that move the show position. Only they can change the frame of the tick they
@@ -56,6 +57,7 @@ POSITION_KINDS = frozenset(
         CommandKind.HOLD,
         CommandKind.GOTO,
         CommandKind.SEEK,
+        CommandKind.ADOPT,
     }
 )
 
@@ -72,6 +74,9 @@ def _check_args(kind: CommandKind, args: tuple[Any, ...]) -> None:
     if kind in (CommandKind.ARM, CommandKind.GO, CommandKind.RESUME, CommandKind.HOLD):
         if args:
             raise CommandError(f"{kind.value} takes no arguments, got {len(args)}")
+        return
+    if kind is CommandKind.ADOPT:
+        _check_adopt(args)
         return
     if len(args) != 1:
         raise CommandError(f"{kind.value} takes one argument, got {len(args)}")
@@ -93,6 +98,22 @@ def _check_args(kind: CommandKind, args: tuple[Any, ...]) -> None:
             raise CommandError(f"master={value!r} out of range 0..1")
         if kind is CommandKind.SEEK and value < 0.0:
             raise CommandError(f"seek={value!r} must not be negative")
+
+
+_ADOPTABLE = ("armed", "running", "held", "ended")
+
+
+def _check_adopt(args: tuple[Any, ...]) -> None:
+    if len(args) != 3:
+        raise CommandError(f"adopt takes a state, a frame and a tick, got {len(args)} arguments")
+    state, frame, tick = args
+    if state not in _ADOPTABLE:
+        raise CommandError(f"adopt: state={state!r} is not one of {', '.join(_ADOPTABLE)}")
+    for name, value in (("frame", frame), ("tick", tick)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise CommandError(f"adopt: {name}={value!r} must be a whole number")
+    if frame < 0:
+        raise CommandError(f"adopt: frame={frame!r} must not be negative")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -177,6 +177,8 @@ class Playback:
             result = self._goto(tick, due, str(args[0]))
         elif kind is CommandKind.SEEK:
             result = self._seek(tick, due, float(args[0]))
+        elif kind is CommandKind.ADOPT:
+            result = self._adopt(tick, str(args[0]), int(args[1]), int(args[2]))
         elif kind is CommandKind.BLACKOUT:
             self.blackout = bool(args[0])
             result = self._ok("blackout on" if self.blackout else "blackout off")
@@ -232,6 +234,16 @@ class Playback:
             return CommandResult(False, "arm the show before GOTO")
         self._jump(tick, due, target.frame)
         return self._ok(f"goto {name} at {target.frame / self.fps:.3f} s ({self.state.value})")
+
+    def _adopt(self, tick: int, state: str, frame: int, anchor_tick: int) -> CommandResult:
+        """Take another playback's state and anchor (late join, or healing a missed command)."""
+        if frame >= self.frame_count:
+            return CommandResult(False, f"frame={frame} is past the show's last frame")
+        self.state = PlayState(state)
+        self._f0, self._k0 = frame, anchor_tick
+        return self._ok(
+            f"adopt {state} at {frame / self.fps:.3f} s (anchored on tick {anchor_tick})"
+        )
 
     def _seek(self, tick: int, due: int, seconds: float) -> CommandResult:
         duration = self.frame_count / self.fps

@@ -20,6 +20,7 @@ from controller.runtime.commands import Command, CommandError, CommandKind
         (CommandKind.SEEK, (12.5,)),
         (CommandKind.BLACKOUT, (True,)),
         (CommandKind.MASTER, (0.25,)),
+        (CommandKind.ADOPT, ("running", 120, 7)),
     ],
 )
 def test_every_kind_round_trips_through_a_dict(
@@ -42,6 +43,9 @@ def test_every_kind_round_trips_through_a_dict(
         ({"kind": "master", "id": "a", "origin": "o", "args": [True]}, "master takes a number"),
         ({"kind": "seek", "id": "a", "origin": "o", "args": [-1]}, "seek=-1 must not be negative"),
         ({"kind": "go", "id": "a", "origin": "o", "args": "x"}, "args must be a list, got str"),
+        ({"kind": "adopt", "id": "a", "origin": "o", "args": ["dancing", 1, 1]}, "adopt: state="),
+        ({"kind": "adopt", "id": "a", "origin": "o", "args": ["held", 1.5, 1]}, "adopt: frame=1.5"),
+        ({"kind": "adopt", "id": "a", "origin": "o", "args": ["held", 1]}, "adopt takes a state"),
         ({"kind": "go", "id": 3, "origin": "o"}, "id and origin must be strings"),
         ({"kind": "go", "id": "", "origin": "o"}, "a command needs a non-empty id and origin"),
         ({"kind": "go", "id": "a", "origin": "o", "exec_at": "soon"}, "exec_at must be a number"),
@@ -65,6 +69,7 @@ def test_output_overrides_do_not_move_the_show() -> None:
         CommandKind.HOLD,
         CommandKind.GOTO,
         CommandKind.SEEK,
+        CommandKind.ADOPT,
     }
 
 
@@ -74,6 +79,7 @@ def _args(kind: CommandKind) -> tuple[str | float | bool, ...]:
         CommandKind.SEEK: (0.0,),
         CommandKind.BLACKOUT: (True,),
         CommandKind.MASTER: (1.0,),
+        CommandKind.ADOPT: ("held", 0, 0),
     }.get(kind, ())
 
 

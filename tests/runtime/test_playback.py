@@ -438,3 +438,19 @@ PlaybackMachine.TestCase.settings = settings(
     max_examples=min(200, settings().max_examples), stateful_step_count=40, deadline=None
 )
 test_playback_state_machine = PlaybackMachine.TestCase
+
+
+def test_adopt_takes_another_playbacks_state_and_anchor() -> None:
+    """A venue joining late takes the conductor's RUNNING state anchored in the past and
+    shows what the conductor shows now."""
+    pb = make()
+    result = pb.apply(Command(kind=CommandKind.ADOPT, args=("running", 10, 100)), 130)
+    assert result.accepted
+    assert (pb.state, pb.frame(130)) == (PlayState.RUNNING, 40)
+    pb.apply(Command(kind=CommandKind.ADOPT, args=("held", 50, 120)), 131)
+    snap = pb.snapshot(140)
+    assert (snap.state, snap.frame, snap.waiting_at) == (PlayState.HELD, 50, "go")
+    refused(
+        pb.apply(Command(kind=CommandKind.ADOPT, args=("armed", 500, 0)), 141),
+        "frame=500 is past the show's last frame",
+    )
