@@ -1,16 +1,29 @@
 """L0 clock: the only module allowed to read time or sleep.
 
 Logic takes `now: float` arguments; loops receive a `Clock` by injection. `MonotonicClock`
-is the production clock; `controller.testing.ManualClock` is the test double.
+is the production clock; `controller.testing.ManualClock` is the test double. `UtcClock`
+gives shared time (UTC read once, carried by the monotonic clock); `SkewedClock` makes a
+process disagree about time like another city's host (tests and benchmarks only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "MonotonicClock", "wall_minus_monotonic"]
+__all__ = [
+    "Clock",
+    "MonotonicClock",
+    "SkewedClock",
+    "UtcClock",
+    "utc_anchor",
+    "wall_minus_monotonic",
+]
+
+MAX_DRIFT_PPM = 1e5  # a test clock, not a broken oscillator: 10 %
 
 
 @runtime_checkable
@@ -51,3 +64,90 @@ class MonotonicClock:
 def wall_minus_monotonic() -> float:
     """Unix time minus `MonotonicClock` time: maps wall-clock stamps (OSC timetags) to it."""
     return time.time() - time.perf_counter()  # noqa: TID251 - the one place allowed to read time
+
+
+class SkewedClock:
+    """A clock that disagrees with `base` the way another city's host would (test and benchmark tool).
+
+    `now() = base.now() + offset_s + (base.now() - start) * drift_ppm * 1e-6`, with `start` the
+    base time at construction (or as given): at `start` it reads `offset_s` ahead of the base,
+    and it gains `drift_ppm` microseconds per second of base time from then on (negative:
+    loses). This is how `--clock-offset-ms` and `--clock-drift-ppm` make processes on one
+    machine disagree about time, so that only the sync protocol can discover the difference;
+    no production path should construct one.
+
+    `sleep_until` / `wait_until` take deadlines in skewed time and wait for the base instant
+    that maps to it (the inverse map, rounded up by ulps if needed), so on return `now()` is
+    never before the deadline.
+    """
+
+    __slots__ = ("_base", "_rate", "drift_ppm", "offset_s", "start")
+
+    def __init__(
+        self, base: Clock, *, offset_s: float, drift_ppm: float, start: float | None = None
+    ) -> None:
+        if not math.isfinite(offset_s):
+            raise ValueError(f"offset_s={offset_s!r} is not a finite number")
+        if not (math.isfinite(drift_ppm) and abs(drift_ppm) <= MAX_DRIFT_PPM):
+            raise ValueError(f"drift_ppm={drift_ppm!r} out of range -1e5..1e5")
+        self._base = base
+        self.offset_s = offset_s
+        self.drift_ppm = drift_ppm
+        self._rate = 1.0 + drift_ppm * 1e-6  # skewed seconds per base second
+        self.start = base.now() if start is None else start
+
+    @property
+    def base(self) -> Clock:
+        return self._base
+
+    def from_base(self, t: float) -> float:
+        """Skewed time at base time `t`."""
+        return t + self.offset_s + (t - self.start) * (self.drift_ppm * 1e-6)
+
+    def to_base(self, t: float) -> float:
+        """Base time at which this clock reads `t` (the inverse of `from_base`)."""
+        return self.start + (t - self.offset_s - self.start) / self._rate
+
+    def now(self) -> float:
+        return self.from_base(self._base.now())
+
+    def _base_deadline(self, deadline: float) -> float:
+        base = self.to_base(deadline)
+        step = math.ulp(deadline)  # rounding leaves it short by at most a few ulps of `deadline`
+        while self.from_base(base) < deadline:
+            base += step
+            step *= 2
+        return base
+
+    async def sleep_until(self, deadline: float) -> None:
+        await self._base.sleep_until(self._base_deadline(deadline))
+
+    def wait_until(self, deadline: float) -> None:
+        self._base.wait_until(self._base_deadline(deadline))
+
+
+class UtcClock(SkewedClock):
+    """Shared time: UTC seconds read once at start, plus monotonic time elapsed since.
+
+    It never steps when NTP (or an operator) adjusts the wall clock: the wall clock is read
+    only by `utc_anchor()`, once per process. A conductor's time service reports this.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, base: Clock | None = None, *, anchor: float | None = None) -> None:
+        if base is None:
+            base = MonotonicClock()
+        if anchor is None:
+            anchor = utc_anchor()
+        super().__init__(base, offset_s=anchor, drift_ppm=0.0, start=0.0)
+
+
+@functools.cache
+def utc_anchor() -> float:
+    """UTC (Unix seconds) minus `MonotonicClock` time, read once per process.
+
+    `MonotonicClock().now() + utc_anchor()` is UTC as it was at the first call, carried
+    forward by the monotonic clock: it never steps with wall-clock adjustments.
+    """
+    return wall_minus_monotonic()
