@@ -21,7 +21,8 @@ Rules:
 - With `--output enttec|opendmx`, the route carries the first patched universe (a widget
   carries one universe) to the device `--target` names.
 - `--target host[:port]` replaces every network destination (Art-Net, sACN unicast, OSC);
-  for serial outputs it names the device.
+  for serial outputs it names the device. Routes it brings onto one network that would
+  collide (Art-Net Port-Address 0 used on two /24s) are renumbered as overrides are.
 """
 
 from __future__ import annotations
@@ -139,6 +140,24 @@ def plan_routes(
             out.append(_replace(r, device=target))
         else:
             out.append(_replace(r, host=host, port=port or r.port, multicast=False, broadcast=None))
+    return _separate(out) if protocol is None else out
+
+
+def _separate(routes: list[Route]) -> list[Route]:
+    """Routes `--target` aimed at one network: a wire number the rig uses on two networks
+    (Art-Net Port-Address 0 on two /24s) would now collide; later routes give way, as
+    numbers are chosen for an override."""
+    taken: dict[Protocol, set[int]] = {}
+    out = []
+    for r in routes:
+        if r.protocol not in WIRE_RANGE:
+            out.append(r)
+            continue
+        used = taken.setdefault(r.protocol, set())
+        wire, moved = _numbers(list(r.universes), list(r.wire), used, *WIRE_RANGE[r.protocol])
+        used.update(wire)
+        renumbered = r.universes if moved else r.renumbered
+        out.append(_replace(r, wire=tuple(wire), renumbered=renumbered))
     return out
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import re
 import socket
 import subprocess
@@ -184,3 +186,48 @@ def test_a_serial_run_output_latches_in_simulate_with_the_matching_routes(
     assert latched == [bytes([k + 1]) * 512 for k in range(3)]
     assert (stats["unrouted"], stats["malformed"]) == (0, 0)
     assert stats["packets_by_protocol"][protocol] == 3
+
+
+def _port_6454_can_be_shared() -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", 6454))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+@pytest.mark.network
+def test_simulate_on_6454_and_an_artnet_run_share_the_port(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both bind UDP 6454 on one host: the run stays a node, the simulator gets the data."""
+    if not _port_6454_can_be_shared():
+        pytest.skip("another program holds UDP 6454 without SO_REUSEADDR on this host")
+    with subprocess.Popen(
+        [sys.executable, "-m", "controller", "simulate", str(MINI), "--listen", "artnet",
+         "--routes", "artnet", "--duration", "3", "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()
+            assert "artnet 127.0.0.1:6454" in line, line + proc.stderr.read()
+            with caplog.at_level(logging.WARNING, logger="citypulse.outputs"):
+                code = main(
+                    ["run", str(MINI), "--output", "artnet", "--target", "127.0.0.1",
+                     "--virtual", "--go", "--duration", "0.25"]
+                )  # fmt: skip
+            _, run_err = capsys.readouterr()
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert code == 0, run_err
+    assert [r.getMessage() for r in caplog.records] == []  # no "held by another program"
+    assert proc.returncode == 0, err
+    stats = json.loads(out)
+    assert stats["frames_latched"] >= 10
+    assert (stats["unrouted"], stats["malformed"]) == (0, 0)

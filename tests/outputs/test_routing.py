@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from controller.clock import MonotonicClock
+from controller.outputs.factory import build_outputs
 from controller.outputs.routing import Route, describe_wire, plan_routes
 from controller.runtime.job import load_venue
 from controller.show.rig import OutputSpec, Protocol
 from controller.show.twin import Twin
+from tests.outputs.fakes import RecordingSink
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOW = ROOT / "shows" / "digital-night.yaml"
@@ -128,3 +131,21 @@ def test_an_osc_route_keeps_its_datagram_limit() -> None:
     assert route.max_datagram == 9000
     (override,) = plan_routes(t, protocol=Protocol.OSC, target="127.0.0.1:9001")
     assert override.max_datagram == 9000
+
+
+def test_a_target_that_merges_two_art_net_networks_renumbers_what_would_collide() -> None:
+    """`--target` puts every Art-Net route on one network, where Port-Address 0 fits once."""
+    t = mini(
+        {"protocol": "artnet", "host": "10.0.0.1", "universes": 1, "port_address": 0},
+        {"protocol": "artnet", "host": "10.0.1.1", "universes": 2, "port_address": 0},
+        {"protocol": "sacn", "universes": 3, "sacn_universe": 1},
+    )
+    first, second, third = plan_routes(t, target="127.0.0.1:7000")
+    assert (first.wire, first.renumbered) == ((0,), ())
+    assert (second.wire, second.renumbered) == ((2,), (2,))
+    assert (third.protocol, third.wire) == (Protocol.SACN, (1,))
+    assert {r.host for r in (first, second, third)} == {"127.0.0.1"}
+    build_outputs(
+        [first, second, third], (1, 2, 3), venue="mini", show_name="Mini",
+        clock=MonotonicClock(), fps=40, sinks=lambda r: RecordingSink(),
+    )  # fmt: skip
