@@ -18,8 +18,8 @@ O403 a channel that cannot be laid out; O404 unknown channel; O405 matrix proble
 O406 (warning) channel or capability range not driven; O407 (warning) approximation;
 O408 the converted profile failed its own check (a bug in this importer).
 
-Size: ~520 lines (and `ofl_capabilities` ~460), over STYLE.md B2's 400 because the importer
-was scoped to these two modules; the next split is the matrix and cells code (`ofl_matrix`).
+Size: ~550 lines, over STYLE.md B2's 400; `ofl_capabilities` (channels) and `ofl_matrix`
+(pixel keys) hold the rest. The next split is the cells code of the mode conversion.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import contextlib
 import io
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,16 +42,15 @@ from controller.show.diagnostics import DiagnosticSink, did_you_mean, known_list
 from controller.show.ofl_capabilities import (
     ChannelMap,
     ChannelTable,
-    Matrix,
     OflChannel,
     dmx_value,
     map_channel,
     parse_capabilities,
     read_channels,
-    read_matrix,
     resolution_of,
     scale_value,
 )
+from controller.show.ofl_matrix import Matrix, read_matrix
 from controller.show.profile import CELL_LETTERS, FixtureProfile
 from controller.show.source import NodePath, Plain, SourceDoc, parse_yaml, read_yaml
 
@@ -91,6 +91,7 @@ class _Importer:
         self.told: set[object] = set()
         self.degrees: dict[str, float] = {}
         self.matrix: Matrix | None = None
+        self.matrix_broken = False
 
     def error(self, code: str, message: str, where: NodePath) -> None:
         self.sink.error(code, message, self.doc.span(where))
@@ -102,9 +103,10 @@ class _Importer:
 
     def convert(self, data: dict[str, Plain], version: str) -> dict[str, Plain]:
         """The profile as plain data; problems go to the sink."""
-        self.matrix, problem = read_matrix(data.get("matrix"))
+        self.matrix, problem, where = read_matrix(data.get("matrix"))
+        self.matrix_broken = bool(problem)  # reported once here, not again per insert block
         if problem:
-            self.error("O405", problem, ("matrix",))
+            self.error("O405", problem, ("matrix", *where))
         self.table, problems = read_channels(data, self.matrix)
         for where, message in problems:
             self.error("O401", message, where)
@@ -317,7 +319,8 @@ class _Importer:
     def _cells(self, block: dict[str, Plain], at: NodePath) -> dict[str, Plain] | None:
         """The `cells` of a matrix insert block."""
         if self.matrix is None:
-            self.error("O405", "a matrix insert block needs the fixture's 'matrix'", at)
+            if not self.matrix_broken:
+                self.error("O405", "a matrix insert block needs the fixture's 'matrix'", at)
             return None
         order = block.get("channelOrder")
         if order != "perPixel":
@@ -429,12 +432,24 @@ def write_profile_atomic(text: str, out: Path) -> None:
     """Write `text` to `out` atomically: a temporary file beside it, then `os.replace`.
 
     An existing file is replaced (keeping its permission bits); a reader sees the old or the
-    new profile, never half of one.
+    new profile, never half of one. Only regular files are written: `out` is new or an
+    existing regular file (a symlink is followed, and its target replaced). A FIFO, a device
+    such as /dev/null, a directory or a socket is refused, never replaced by a file.
 
     Raises:
-        OSError: the directory does not exist or is not writable.
+        OSError: `out` is not a regular file, or its directory does not exist or is not
+            writable.
     """
-    mode = out.stat().st_mode & 0o777 if out.exists() else 0o644
+    out = Path(os.path.realpath(out))  # through symlinks: replace the target, keep the link
+    try:
+        st: os.stat_result | None = out.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        msg = f"{out} is {kind}; profiles are written only to regular files (a new file or an existing one)"
+        raise OSError(msg)
+    mode = st.st_mode & 0o777 if st is not None else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -447,6 +462,15 @@ def write_profile_atomic(text: str, out: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_FILE_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def _origin(path: Path, raw: dict[str, Plain]) -> tuple[str | None, str]:

@@ -16,8 +16,6 @@ Strategy:
 - `read_channels` resolves every key a mode may name: available channels, template channels
   for each pixel and pixel group, fine aliases, and switching aliases (each bound to the
   channel active at its dependency's defaultValue).
-- Matrix pixel keys (`read_matrix`) follow OFL's lib/model/Matrix.js: default keys are
-  "1".."n" on one axis, "(x, y)" on two, "(x, y, z)" on three.
 
 Colours: Red, Green, Blue, White, Amber and UV map directly; Warm White and Cold White map to
 `white` (the importer holds a second white in the same mode fixed). Cyan, Magenta, Yellow,
@@ -31,13 +29,15 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 
+from controller.show.ofl_matrix import Matrix
 from controller.show.source import Plain
 
 __all__ = [
-    "COLOR_ATTRIBUTES", "SUPPORTED", "Capability", "ChannelMap", "ChannelTable", "Matrix",
-    "OflChannel", "dmx_value", "entity", "map_channel", "parse_capabilities", "read_channels",
-    "read_matrix", "resolution_of", "scale_range", "scale_value",
+    "COLOR_ATTRIBUTES", "MAX_FINE_ALIASES", "SUPPORTED", "Capability", "ChannelMap",
+    "ChannelTable", "OflChannel", "dmx_value", "entity", "map_channel", "parse_capabilities",
+    "read_channels", "resolution_of", "scale_range", "scale_value",
 ]  # fmt: skip
 
 Where = tuple[str | int, ...]
@@ -71,6 +71,10 @@ _KEYWORDS = {
     "default": 0.0, "cold": 100.0, "CTB": 100.0,
 }  # fmt: skip
 _NUMBER_UNIT = re.compile(r"(-?\d+(?:\.\d+)?)(Hz|bpm|rpm|deg|K|%|m\^3/min|ms|s|m|lm)?")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
+# A coarse channel and at most 3 fine ones: 32 bits. OFL's dmxValueResolution stops at
+# 24bit; more aliases would make every value a huge integer for nothing citypulse drives.
+MAX_FINE_ALIASES = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,12 +132,16 @@ class ChannelMap:
 
 
 def resolution_of(channel: Mapping[str, object]) -> int:
-    """Bytes the channel's DMX values are written in (1 = 8 bit)."""
+    """Bytes the channel's DMX values are written in (1 = 8 bit), at most 4.
+
+    More than `MAX_FINE_ALIASES` aliases is reported by `read_channels`; the cap keeps the
+    rest of the import working on small numbers.
+    """
     declared = channel.get("dmxValueResolution")
     if declared in ("8bit", "16bit", "24bit"):
         return int(str(declared)[:-3]) // 8
     aliases = channel.get("fineChannelAliases")
-    return 1 + (len(aliases) if isinstance(aliases, list) else 0)
+    return 1 + min(len(aliases) if isinstance(aliases, list) else 0, MAX_FINE_ALIASES)
 
 
 def dmx_value(value: object, resolution: int) -> int | None:
@@ -141,13 +149,11 @@ def dmx_value(value: object, resolution: int) -> int | None:
     top = 256**resolution - 1
     if isinstance(value, int) and not isinstance(value, bool):
         return value if 0 <= value <= top else None
-    if isinstance(value, str) and value.endswith("%"):
-        try:
-            pct = float(value[:-1])
-        except ValueError:
-            return None
-        return math.floor(pct / 100 * top) if 0 <= pct <= 100 else None
-    return None
+    m = _PERCENT.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        return None
+    pct = Fraction(m.group(1))  # exact: a float overflows past 128 bytes of resolution
+    return math.floor(pct * top / 100) if pct <= 100 else None
 
 
 def scale_value(value: int, src: int, dst: int) -> int:
@@ -314,86 +320,6 @@ def map_channel(
     return ChannelMap(attribute="fixed", resolution=resolution, value=value, ignored=_labels(real))
 
 
-MAX_PIXELS = 65536
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Matrix:
-    """Pixel keys and pixel group keys in JSON order; `axes`: dimensions with > 1 pixel.
-
-    Cells need only how many pixels or groups an insert block repeats over and the keys that
-    `$pixelKey` resolves to, so group members and pixel positions are not kept.
-    """
-
-    pixels: list[str]
-    groups: list[str]
-    axes: int
-
-    def keys(self) -> list[str]:
-        return [*self.pixels, *self.groups]
-
-    def repeat(self, spec: object) -> tuple[list[str], str | int | None]:
-        """What an insert block's `repeatFor` covers, or ([], problem or bad item index)."""
-        axes = spec.removeprefix("eachPixel") if isinstance(spec, str) else ""
-        if spec == "eachPixelABC" or sorted(axes) == ["X", "Y", "Z"]:
-            return self.pixels, None
-        if spec == "eachPixelGroup" and self.groups:
-            return self.groups, None
-        if isinstance(spec, list) and spec:
-            bad = next((k for k, item in enumerate(spec) if item not in self.keys()), None)
-            return ([], bad) if bad is not None else ([str(item) for item in spec], None)
-        return [], (
-            f"repeatFor={spec!r} must be eachPixelABC, eachPixelXYZ (any axis order), "
-            "eachPixelGroup (with pixelGroups) or a list of pixel keys"
-        )
-
-
-def _default_keys(nx: int, ny: int, nz: int) -> list[str]:
-    defined = [axis for axis, n in zip("XYZ", (nx, ny, nz), strict=True) if n > 1]
-    keys: list[str] = []
-    for z in range(1, nz + 1):
-        for y in range(1, ny + 1):
-            for x in range(1, nx + 1):
-                if len(defined) <= 1:
-                    keys.append(str(max(x, y, z)))
-                elif len(defined) == 2:
-                    first, last = (x if "X" in defined else y), (y if "Y" in defined else z)
-                    keys.append(f"({first}, {last})")
-                else:
-                    keys.append(f"({x}, {y}, {z})")
-    return keys
-
-
-def read_matrix(raw: object) -> tuple[Matrix | None, str]:
-    """The fixture's `matrix` (None without one), or None and why it is malformed."""
-    if raw is None:
-        return None, ""
-    counts = raw.get("pixelCount") if isinstance(raw, dict) else None
-    planes = raw.get("pixelKeys") if isinstance(raw, dict) else None
-    groups = raw.get("pixelGroups", {}) if isinstance(raw, dict) else None
-    if not isinstance(groups, dict):
-        return None, "pixelGroups must be an object of groups"
-    if (
-        isinstance(counts, list)
-        and len(counts) == 3
-        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in counts)
-    ):
-        if counts[0] * counts[1] * counts[2] > MAX_PIXELS:
-            return None, f"pixelCount={counts} has more than {MAX_PIXELS} pixels"
-        axes = sum(n > 1 for n in counts)
-        return Matrix(pixels=_default_keys(*counts), groups=list(groups), axes=axes), ""
-    bad = "matrix needs 'pixelCount' [x, y, z] or 'pixelKeys' (z, y, x nested lists)"
-    if not isinstance(planes, list):
-        return None, bad
-    rows = [r for p in planes if isinstance(p, list) for r in p]
-    cells = [c for r in rows if isinstance(r, list) for c in r]
-    if not cells or not all(isinstance(c, str | None) for c in cells):
-        return None, bad
-    sizes = (max(len(r) for r in rows), max(len(p) for p in planes), len(planes))
-    pixels = [c for c in cells if isinstance(c, str)]
-    return Matrix(pixels=pixels, groups=list(groups), axes=sum(n > 1 for n in sizes)), ""
-
-
 @dataclass(frozen=True, slots=True)
 class OflChannel:
     """A channel definition under the key a mode names it by."""
@@ -439,6 +365,7 @@ def read_channels(
             if not isinstance(raw, dict):
                 problems.append(((kind, key), f"channel {key!r} must be an object"))
                 continue
+            problems += [((kind, key, *at), m) for at, m in _alias_problems(key, raw)]
             chan = OflChannel(key, raw, (kind, key))
             (table.channels if kind == "availableChannels" else table.templates)[key] = chan
     table.template_fine = {a for t in table.templates.values() for a in t.aliases()}
@@ -460,3 +387,25 @@ def read_channels(
                 if isinstance(target, str) and lo <= default <= hi:
                     table.switch[alias] = (target, key)
     return table, problems
+
+
+def _alias_problems(key: str, channel: Mapping[str, object]) -> list[tuple[Where, str]]:
+    """`fineChannelAliases` must be a list of at most `MAX_FINE_ALIASES` names."""
+    aliases = channel.get("fineChannelAliases")
+    if aliases is None:
+        return []
+    where: Where = ("fineChannelAliases",)
+    if not isinstance(aliases, list):
+        return [(where, f"channel {key!r}: fineChannelAliases must be a list of channel names")]
+    for n, alias in enumerate(aliases):
+        if not isinstance(alias, str):
+            msg = f"channel {key!r}: fine channel alias {alias!r:.40} is not a channel name"
+            return [((*where, n), msg)]
+    if len(aliases) > MAX_FINE_ALIASES:
+        bits = 8 * (1 + len(aliases))
+        msg = (
+            f"channel {key!r} has {len(aliases)} fine channel aliases (a {bits}-bit channel);"
+            f" citypulse reads channels of up to 32 bits ({MAX_FINE_ALIASES} fine aliases)"
+        )
+        return [(where, msg)]
+    return []

@@ -16,11 +16,15 @@ lists are shortened.
 
 from __future__ import annotations
 
+import os
+import stat
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from controller.cli.app import main
 from controller.errors import Diagnostic, Severity, ShowValidationError
 from controller.show.diagnostics import DiagnosticSink
 from controller.show.load import load_rig
@@ -332,6 +336,66 @@ def test_write_profile_atomic_replaces_the_file(tmp_path: Path) -> None:
     write_profile_atomic("new\n", out)
     assert out.read_text("utf-8") == "new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["p.yaml"]
+
+
+def test_write_profile_atomic_writes_through_a_symlink_to_a_regular_file(tmp_path: Path) -> None:
+    real = tmp_path / "real.yaml"
+    real.write_text("old\n", "utf-8")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    write_profile_atomic("new\n", link)
+    assert link.is_symlink()
+    assert real.read_text("utf-8") == "new\n"
+
+
+def _fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "fifo.yaml"
+    os.mkfifo(path)
+    return path
+
+
+def _char_device(tmp_path: Path) -> Path:
+    """A node like /dev/null (character device 1:3), made here so the real one is never at risk."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    path = tmp_path / "null"
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    return path
+
+
+def _symlink_to_char_device(tmp_path: Path) -> Path:
+    link = tmp_path / "link.yaml"
+    link.symlink_to(_char_device(tmp_path))
+    return link
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (_fifo, "a FIFO"),
+        (_char_device, "a character device"),
+        (_symlink_to_char_device, "a character device"),
+        (lambda tmp: tmp, "a directory"),
+    ],
+    ids=["fifo", "char-device", "symlink-to-char-device", "directory"],
+)
+def test_output_that_is_not_a_regular_file_is_refused_and_left_alone(
+    tmp_path: Path, make: Callable[[Path], Path], kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = make(tmp_path)
+    before = os.stat(out)
+    assert main(["fixtures", "import-ofl", str(DMX4), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert ": error[A002]: --output: " in err  # the CLI checks -o before any work
+    assert f" is {kind}" in err
+    with pytest.raises(OSError, match=f"is {kind}; profiles are written only to regular files"):
+        write_profile_atomic("x\n", out)  # the library refuses too, whoever calls it
+    after = os.stat(out)
+    assert (stat.S_IFMT(after.st_mode), after.st_ino) == (
+        stat.S_IFMT(before.st_mode),
+        before.st_ino,
+    )
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 # --- bad input: exact code and position -------------------------------------------------
