@@ -9,7 +9,8 @@ Strategy:
   plus compressor state, however long the show: nothing is buffered per show.
 - Bytes go to a hidden temporary sibling; `close()` back-fills the header, fsyncs and
   `os.replace`s it onto the target. Any failure removes the temporary file, so the target
-  path only ever holds a complete file (or whatever was there before).
+  path only ever holds a complete file (or whatever was there before). The target is a
+  new or existing regular file, reached through symlinks; anything else is refused.
 - Output is deterministic: no timestamps. The unique id (offset 24, FPP: gettimeofday µs)
   is instead BLAKE2b-64 over the channel data followed by the final header with a zero
   id, stored little-endian: same frames and headers, same id and same bytes.
@@ -22,6 +23,7 @@ import hashlib
 import importlib.metadata
 import os
 import secrets
+import stat
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -216,7 +218,7 @@ class FseqWriter:
             )
             slots = (_UNUSED_SLOT,) * plan.slots  # reserved now, back-filled by close()
             header = dataclasses.replace(header, block_index=slots, channel_data_offset=0)
-        target = Path(path)
+        target = _regular_target(Path(path))
         temp, file = _create_sibling(target)
         try:
             file.write(pack_header(header))
@@ -350,6 +352,26 @@ def _variable_headers(extra: Mapping[str, bytes | str]) -> tuple[VariableHeader,
             raise ValueError(msg)
         out.append(VariableHeader(code=code, data=bytes(value)))
     return tuple(out)
+
+
+def _regular_target(path: Path) -> Path:
+    """`path` through its symlinks, if a regular file may appear there (new or replaced).
+
+    `os.replace` would swap a FIFO, a device such as /dev/null or a symlink for a regular
+    file, and fail late on a directory: refuse those before anything is written.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return target
+    if not stat.S_ISREG(mode):
+        msg = (
+            f"{path} is not a regular file; FSEQ files are written only to regular files"
+            " (a new file or an existing one)"
+        )
+        raise FseqWriteError(msg)
+    return target
 
 
 def _create_sibling(target: Path) -> tuple[Path, BinaryIO]:

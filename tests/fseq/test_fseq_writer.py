@@ -97,6 +97,34 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["show.fseq"]
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_target_that_is_not_a_regular_file_is_refused_and_left_alone(
+    tmp_path: Path, kind: str
+) -> None:
+    target = tmp_path / "show.fseq"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.mkdir()
+    before = os.stat(target)
+    with pytest.raises(FseqWriteError, match="FSEQ files are written only to regular files"):
+        FseqWriter.open(target, channel_count=4, frame_count=1, step_ms=25)
+    after = os.stat(target)
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+    assert [p.name for p in tmp_path.iterdir()] == ["show.fseq"]
+
+
+def test_a_symlinked_target_is_written_through(tmp_path: Path) -> None:
+    real = tmp_path / "real.fseq"
+    real.write_bytes(b"previous render")
+    link = tmp_path / "link.fseq"
+    link.symlink_to(real)
+    write_frames(link, 2, declared=2)
+    assert link.is_symlink()
+    with FseqReader.open(real) as reader:
+        assert reader.frame_count == 2
+
+
 def test_too_many_frames_is_refused_at_once(tmp_path: Path) -> None:
     with FseqWriter.open(tmp_path / "a.fseq", channel_count=4, frame_count=1, step_ms=25) as w:
         w.write_frame(bytes(4))
