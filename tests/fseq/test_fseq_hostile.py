@@ -127,15 +127,22 @@ def test_cp_header_of_the_wrong_shape_is_a_warning(
     assert diagnostics(err) == [(str(path), "warning", "F107")]
 
 
-def test_cp_header_text_is_shown_escaped(
+def test_cp_header_text_never_reaches_the_terminal_raw(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A name is shown escaped; a venue that is not a venue id (an escape sequence) is refused."""
     cp = {"show": "s.yaml", "name": "x\x1b[2J", "venue": "v", "fps": 40, "universes": [1, 2]}
     path = written(tmp_path / "a.fseq", cp=json.dumps(cp))
     code, out, _ = run(["fseq", "info", str(path)], capsys)
     assert code == 0
     assert "\x1b" not in out
     assert "show 'x\\x1b[2J', venue v, 2 universes (1..2)" in out
+    cp["venue"] = "v\x1b]0;owned\x07"
+    path = written(tmp_path / "b.fseq", cp=json.dumps(cp))
+    code, out, err = run(["fseq", "info", str(path)], capsys)
+    assert code == 0
+    assert "\x1b" not in out + err
+    assert diagnostics(err) == [(str(path), "warning", "F107")]
 
 
 def test_diff_never_reads_a_file_the_header_names(
