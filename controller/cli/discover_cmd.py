@@ -18,6 +18,7 @@ from controller.outputs.discovery import (
     summarize,
 )
 from controller.outputs.routing import plan_routes
+from controller.protocols.artnet import ArtPollReply
 
 __all__ = ["register"]
 
@@ -67,22 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError(
             "--to", "give an address to poll, or a SHOW whose rig has Art-Net outputs"
         )
-    clock = MonotonicClock()
-    replies = []
-    malformed = 0
-    for to in targets:
-        try:
-            found, bad = discover_nodes(
-                to=to, port=args.port, listen_port=args.listen_port, wait_s=args.wait, clock=clock
-            )
-        except ValueError as exc:
-            raise ArgumentError("--to", str(exc)) from exc
-        except OSError as exc:
-            raise ArgumentError(
-                "--listen-port", f"cannot poll {to}: {exc.strerror or exc}"
-            ) from exc
-        replies += found
-        malformed += bad
+    replies, malformed = _poll(targets, args)
     nodes = {n.ip: n for n in summarize(replies)}
     checks = [
         NodeCheck(host=h, expected=ports, found=nodes.get(h))
@@ -115,6 +101,29 @@ def run(args: argparse.Namespace) -> int:
         _print(rows, checks, malformed)
     problems = any(c.found is None or c.missing for c in checks)
     return 1 if problems else 0
+
+
+def _poll(
+    targets: list[str], args: argparse.Namespace
+) -> tuple[list[tuple[tuple[str, int], ArtPollReply]], int]:
+    """ArtPoll each target in turn; every reply and the count of malformed ones."""
+    clock = MonotonicClock()
+    replies: list[tuple[tuple[str, int], ArtPollReply]] = []
+    malformed = 0
+    for to in targets:
+        try:
+            found, bad = discover_nodes(
+                to=to, port=args.port, listen_port=args.listen_port, wait_s=args.wait, clock=clock
+            )
+        except ValueError as exc:
+            raise ArgumentError("--to", str(exc)) from exc
+        except OSError as exc:
+            raise ArgumentError(
+                "--listen-port", f"cannot poll {to}: {exc.strerror or exc}"
+            ) from exc
+        replies += found
+        malformed += bad
+    return replies, malformed
 
 
 def _print(rows: list[dict[str, Any]], checks: list[NodeCheck], malformed: int) -> None:
