@@ -161,6 +161,7 @@ def summary(report: dict[str, Any], options: RunOptions) -> str:
     for o in report["outputs"]:
         err = f", {o['errors']} errors ({o['last_error']})" if o["errors"] else ""
         lines.append(f"  {o['name']}: {o['frames']} frames, {o['packets']} packets{err}")
+        lines.extend(f"    warning: {w}" for w in o.get("warnings", ()))
     if report.get("simulator"):
         sim = report["simulator"]
         lines.append(

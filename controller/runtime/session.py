@@ -212,6 +212,7 @@ class VenueSession:
                     "errors": o.errors,
                     "up": o.up,
                     "last_error": o.last_error,
+                    "warnings": list(o.warnings),
                 }
                 for o in s.outputs
             ],
