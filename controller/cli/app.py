@@ -56,6 +56,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     (pyproject.toml), so a broken install fails here, for every command."""
     from controller.cli import (
         bench_cmd,
+        bus_cmd,
         discover_cmd,
         fixtures_cmd,
         fseq_cmd,
@@ -75,6 +76,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     fseq_cmd.register(sub)
     fixtures_cmd.register(sub)
     bench_cmd.register(sub)
+    bus_cmd.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,11 +37,11 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from controller.errors import Diagnostic, ShowValidationError, SourceSpan
+from controller.protocols.bus_topics import Topics
 from controller.protocols.signing import (
     Verifier,
     decode_private_key,
@@ -58,6 +58,7 @@ from controller.runtime.toml_text import (
     toml_string,
 )
 from controller.show.source import InputFileError, display_path, read_input_file
+from controller.transports.bus_address import BrokerAddress, BrokerUrlError, parse_broker_url
 
 __all__ = [
     "ALL_KINDS",
@@ -78,7 +79,6 @@ ALL_KINDS = tuple(k.value for k in CommandKind)
 OPERATOR_KINDS = ("arm", "go", "resume", "hold", "goto", "seek", "blackout", "master")
 MAX_FILE_BYTES = 64 * 1024
 _PRIVATE_MODE_MASK = 0o077  # any access for group or others
-_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}  # IANA: MQTT and secure MQTT
 _STRINGS = ("role", "node", "show", "broker", "username", "password")
 _OPTIONAL = ("tls_ca", "signing_key")
 _TABLES = ("trusted_keys", "acl")
@@ -115,21 +115,14 @@ class Credentials:
     path: Path | None = None  # the file it was loaded from
 
     @property
-    def broker_tls(self) -> bool:
-        return urlsplit(self.broker).scheme == "mqtts"
+    def broker_address(self) -> BrokerAddress:
+        """Host, port and TLS of `broker` (checked when the file was loaded)."""
+        return parse_broker_url(self.broker)
 
     @property
-    def broker_host(self) -> str:
-        return urlsplit(self.broker).hostname or ""
-
-    @property
-    def broker_port(self) -> int:
-        parts = urlsplit(self.broker)
-        return parts.port or _DEFAULT_PORTS[parts.scheme]
-
-    @property
-    def topic_root(self) -> str:
-        return f"citypulse/v1/{self.show}"
+    def topics(self) -> Topics:
+        """The topic names of this file's show."""
+        return Topics(self.show)
 
     def verifier(self, *, max_skew_s: float = 2.0, replay_window_s: float = 60.0) -> Verifier:
         """A verifier trusting this file's keys and ACL."""
@@ -301,22 +294,15 @@ def _build(reader: _Reader, data: dict[str, object], path: Path) -> Credentials 
 
 def _check_broker(reader: _Reader, broker: str, tls_text: str | None) -> None:
     try:
-        parts = urlsplit(broker)
-        port = parts.port
-    except ValueError as exc:
-        reader.error("K105", f"broker={broker!r} is not a URL: {exc}", ("broker",))
+        address = parse_broker_url(broker)
+    except BrokerUrlError as exc:
+        reader.error("K105", str(exc), ("broker",))
         return
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or port == 0:
+    if tls_text is not None and not address.tls:
         reader.error(
-            "K105", f"broker={broker!r} is not mqtt://HOST:PORT or mqtts://HOST:PORT", ("broker",)
-        )
-    elif parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        reader.error(
-            "K105", f"broker={broker!r} has more than a scheme, host and port", ("broker",)
-        )
-    elif tls_text is not None and parts.scheme != "mqtts":
-        reader.error(
-            "K105", f"tls_ca is set but broker={broker!r} does not use TLS (mqtts://)", ("tls_ca",)
+            "K105",
+            f"tls_ca is set but broker={broker!r} does not use TLS (mqtts://)",
+            ("tls_ca",),
         )
 
 

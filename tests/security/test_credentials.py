@@ -19,6 +19,7 @@ from controller.runtime.credentials import (
     load_credentials,
 )
 from controller.runtime.toml_text import locate_keys, toml_key, toml_string
+from controller.transports.bus_address import BrokerAddress
 
 FAST = settings(max_examples=min(100, settings().max_examples), deadline=None)
 CONDUCTOR = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -68,8 +69,8 @@ def test_a_venue_file_loads(tmp_path: Path) -> None:
         "digital-night",
         "venue-lhasa",
     )
-    assert (creds.broker_host, creds.broker_port, creds.broker_tls) == ("127.0.0.1", 1883, False)
-    assert creds.topic_root == "citypulse/v1/digital-night"
+    assert creds.broker_address == BrokerAddress("127.0.0.1", 1883, tls=False)
+    assert creds.topics.cmd_exec == "citypulse/v1/digital-night/cmd/exec"
     assert creds.signing_key is None
     assert creds.tls_ca is None
     assert creds.acl == {"conductor": frozenset({"go", "hold"})}
@@ -106,7 +107,7 @@ def test_round_trip_through_to_toml(tmp_path: Path) -> None:
     assert back.signing_key.private_bytes_raw() == OPERATOR.private_bytes_raw()
     assert back.trusted_keys == {"conductor": CONDUCTOR.public_key()}
     assert back.acl == {"conductor": frozenset(ALL_KINDS)}
-    assert (back.broker_host, back.broker_port, back.broker_tls) == ("::1", 8883, True)
+    assert back.broker_address == BrokerAddress("::1", 8883, tls=True)
 
 
 def test_group_readable_file_is_refused(tmp_path: Path) -> None:
@@ -154,7 +155,10 @@ def test_every_problem_is_reported_at_its_place(tmp_path: Path) -> None:
             "username, password, tls_ca, signing_key, trusted_keys, acl)"
         ),
         "c.toml:3:8: error[K105]: node='beijing' does not match role='venue-lhasa'",
-        "c.toml:5:10: error[K105]: broker='http://x' is not mqtt://HOST:PORT or mqtts://HOST:PORT",
+        (
+            "c.toml:5:10: error[K105]: broker URL 'http://x' must start with mqtt:// or mqtts:// "
+            "(e.g. mqtt://127.0.0.1:1883)"
+        ),
         "c.toml:6:12: error[K104]: 'username' must be a string, got integer",
         "c.toml:8:1: error[K106]: role 'venue-lhasa' does not sign commands; remove 'signing_key'",
         "c.toml:14:13: error[K105]: acl 'conductor': unknown command kind 'jump' (kinds: "
