@@ -125,6 +125,7 @@ class Command:
     id: str = field(default_factory=lambda: f"c{next(_ids)}")
     origin: str = "local"
     exec_at: float | None = None
+    force: bool = False  # start even though a venue is in holdover (the operator insists)
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, CommandKind):
@@ -155,6 +156,7 @@ class Command:
             "id": self.id,
             "origin": self.origin,
             "exec_at": self.exec_at,
+            "force": self.force,
         }
 
     @classmethod
@@ -162,7 +164,7 @@ class Command:
         """Build a command from what a peer sent; raises CommandError naming the field."""
         if not isinstance(data, dict):
             raise CommandError(f"a command is an object, got {type(data).__name__}")
-        unknown = sorted(set(data) - {"kind", "args", "id", "origin", "exec_at"})
+        unknown = sorted(set(data) - {"kind", "args", "id", "origin", "exec_at", "force"})
         if unknown:
             raise CommandError(f"unknown field {unknown[0]!r}")
         raw_kind = data.get("kind")
@@ -182,12 +184,16 @@ class Command:
         ident, origin = data.get("id"), data.get("origin")
         if not isinstance(ident, str) or not isinstance(origin, str):
             raise CommandError("id and origin must be strings")
+        force = data.get("force", False)
+        if not isinstance(force, bool):
+            raise CommandError(f"force must be true or false, got {force!r}")
         return cls(
             kind=kind,
             args=tuple(args),
             id=ident,
             origin=origin,
             exec_at=None if exec_at is None else float(exec_at),
+            force=force,
         )
 
 

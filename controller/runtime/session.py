@@ -37,6 +37,7 @@ class SessionOptions:
     end_action: str = "blackout"
     master: float = 1.0
     realtime: bool = False
+    arm: bool = True  # False: a lockstep venue, whose state comes from the conductor
 
 
 def lateness_summary(lateness: Sequence[float]) -> dict[str, float]:
@@ -91,6 +92,8 @@ class VenueSession:
 
     def _opening(self, start: float | None) -> list[Command]:
         opts = self.options
+        if not opts.arm:
+            return []
         commands = [Command(kind=CommandKind.ARM, origin="session")]
         if opts.master != 1.0:
             commands.append(Command(kind=CommandKind.MASTER, args=(opts.master,), origin="session"))

@@ -1,0 +1,193 @@
+"""L7 a venue in lockstep: the bus (timebase, state, commands, status) around a playing session.
+
+Strategy:
+- The bus runs on this process's asyncio loop; the show plays in the session's output
+  thread on the shared frame grid. The two meet in three places only: the clock map the
+  bus thread steers into the grid, commands submitted to the engine's inbox, and the
+  engine's published snapshot read back for the status.
+- Time requests go out `exchange_hz` times a second on absolute deadlines, status twice a
+  second (retained, with a Last Will saying offline).
+- The venue waits for the conductor's state and a locked timebase before it plays, then
+  joins where the show is (`VenueCore.joining_commands`). A different show refuses to play.
+- When the broker, the link or the conductor goes, the player keeps playing on the last
+  clock map (holdover: its error bound grows in the status); when they return, the
+  exchanges resume and the map slews back, never stepping a frame backwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controller.clock import Clock
+from controller.outputs.base import Output
+from controller.protocols import bus
+from controller.runtime.bus_link import BusLink
+from controller.runtime.commands import Command
+from controller.runtime.job import VenueJob
+from controller.runtime.session import SessionOptions, VenueSession
+from controller.runtime.venue_core import VenueCore, VenueHealth
+from controller.transports.mqtt import BusClient, BusMessage
+
+__all__ = ["VenueNode", "VenueNodeOptions", "VenueRefused"]
+
+_log = logging.getLogger("citypulse.venue")
+
+
+class VenueRefused(Exception):  # noqa: N818 - a verdict, not a bug
+    """The venue will not play (a different show, or no timebase in time); says why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VenueNodeOptions:
+    exchange_hz: float = 15.0
+    status_hz: float = 2.0
+    ready_timeout_s: float = 60.0
+    duration: float | None = None  # stop after this many seconds of playing
+
+
+class VenueNode:
+    def __init__(
+        self,
+        *,
+        job: VenueJob,
+        core: VenueCore,
+        client: BusClient,
+        clock: Clock,
+        outputs: Callable[[], list[Output]],
+        session_options: SessionOptions,
+        options: VenueNodeOptions,
+    ) -> None:
+        self.job = job
+        self.core = core
+        self.clock = clock
+        self.options = options
+        self._outputs = outputs
+        self._session_options = session_options
+        self.session: VenueSession | None = None
+        topics = core.topics
+        self.link = BusLink(
+            client=client,
+            clock=clock,
+            filters=(topics.time_resp(core.venue), topics.state, topics.cmd_exec),
+            handler=self._on_message,
+        )
+        self._stopping = asyncio.Event()
+
+    # -- messages ----------------------------------------------------------------------------
+    def _on_message(self, message: BusMessage) -> None:
+        now = self.clock.now()
+        ref = self.core.topics.parse(message.topic)
+        if ref is None:
+            return
+        kind = ref.kind.value
+        if kind == "time/resp":
+            self.core.time_response(message.payload, now)
+        elif kind == "state":
+            self.core.on_state(message.payload, now, self.health())
+        elif kind == "cmd/exec":
+            grid = self.core.grid
+            shared = grid.to_grid(now) if grid is not None and grid.ready else now
+            self.core.on_exec(message.payload, shared, now)
+
+    def health(self) -> VenueHealth | None:
+        if self.session is None:
+            return None
+        stats = self.session.engine.statistics()
+        return VenueHealth(
+            snapshot=stats.playback,
+            frames_dropped=stats.frames_dropped,
+            outputs_ok=all(o.up and not o.errors for o in stats.outputs),
+        )
+
+    # -- loops -------------------------------------------------------------------------------
+    async def _every(self, hz: float, action: Callable[[], object]) -> None:
+        period = 1.0 / hz
+        next_at = self.clock.now()
+        while not self._stopping.is_set():
+            result = action()
+            if asyncio.iscoroutine(result):
+                await result
+            next_at += period
+            now = self.clock.now()
+            if next_at < now:  # fell behind (a stall): skip, never burst
+                next_at = now + period
+            await self.clock.sleep_until(next_at)
+
+    async def _exchange(self) -> None:
+        if self.link.connected:
+            topic, payload = self.core.time_request(self.clock.now())
+            await self.link.publish(topic, payload, qos=0)
+
+    async def _status(self) -> None:
+        topic, payload = self.core.status(self.clock.now(), self.health())
+        await self.link.publish(topic, payload, qos=1, retain=True)
+
+    async def _start_when_ready(self) -> None:
+        deadline = self.clock.now() + self.options.ready_timeout_s
+        while not self.core.ready:
+            if self.core.mismatch:
+                raise VenueRefused(
+                    "a different show from the conductor's:\n  " + "\n  ".join(self.core.mismatch)
+                )
+            if self.clock.now() > deadline:
+                raise VenueRefused(
+                    f"no conductor state and locked timebase within {self.options.ready_timeout_s:g} s"
+                )
+            await self.clock.sleep_until(self.clock.now() + 0.05)
+        while not self.core.locked(self.clock.now()):
+            if self.clock.now() > deadline:
+                raise VenueRefused("the timebase did not lock in time")
+            await self.clock.sleep_until(self.clock.now() + 0.05)
+        grid = self.core.grid
+        assert grid is not None
+        session = VenueSession(
+            self.job, self._session_options, clock=self.clock, outputs=self._outputs(), grid=grid
+        )
+        for command in self.core.joining_commands():
+            session.submit(command)
+        self.core.submit = session.submit
+        self.session = session
+        session.start()
+        _log.info("%s playing (joined at %s)", self.core.venue, self.core.state)
+
+    async def run(self) -> None:
+        """Play until stopped, the show ends or `duration` passes; raises VenueRefused."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.link.run(), name=f"bus[{self.core.venue}]")
+            group.create_task(self._every(self.options.exchange_hz, self._exchange), name="time")
+            group.create_task(self._every(self.options.status_hz, self._status), name="status")
+            try:
+                await self._start_when_ready()
+                await self._play()
+            finally:
+                self._stopping.set()
+                await self._offline()
+                await self.link.stop()
+
+    async def _play(self) -> None:
+        assert self.session is not None
+        started = self.clock.now()
+        while self.session.player.running and not self._stopping.is_set():
+            if (
+                self.options.duration is not None
+                and self.clock.now() - started >= self.options.duration
+            ):
+                break
+            await self.clock.sleep_until(self.clock.now() + 0.1)
+        self.session.finish()
+
+    async def _offline(self) -> None:
+        status = bus.VenueStatus.offline(self.core.venue)
+        await self.link.publish(
+            self.core.topics.status(self.core.venue), bus.encode(status), 1, True
+        )
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def submit(self, command: Command) -> None:
+        if self.session is not None:
+            self.session.submit(command)
