@@ -64,11 +64,13 @@ class AuditLog:
     @classmethod
     def open(cls, path: Path, *, node: str) -> Self:
         """Open `path` for appending (created 0600 if missing; its directory must exist)."""
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        # O_NONBLOCK only for the open: a FIFO nobody reads fails (ENXIO) instead of hanging
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
         try:
             fd = os.open(path, flags, 0o600)
         except OSError as exc:
             raise AuditError(f"{path}: cannot open audit log: {exc.strerror or exc}") from exc
+        os.set_blocking(fd, True)
         return cls(fd, path=path, node=node)
 
     def __enter__(self) -> Self:

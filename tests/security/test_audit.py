@@ -154,6 +154,14 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
         other.record("done", local_time=0.0)  # type: ignore[arg-type]
 
 
+def test_a_fifo_nobody_reads_is_refused_not_waited_for(tmp_path: Path) -> None:
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(AuditError) as info:
+        AuditLog.open(fifo, node="n")
+    assert str(info.value) == f"{fifo}: cannot open audit log: No such device or address"
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_disk_is_an_audit_error() -> None:
     log = AuditLog.open(Path("/dev/full"), node="n")
