@@ -35,8 +35,12 @@ class ClockMap:
         return self.shared_at + max(0.0, local_t - self.local_at) * (1.0 + self.rate)
 
     def local(self, shared_t: float) -> float:
-        """The first local instant at which the map reaches `shared_t` (a frame's deadline)."""
-        return self.local_at + max(0.0, shared_t - self.shared_at) / (1.0 + self.rate)
+        """The local instant at which the map reaches `shared_t` (a frame's deadline).
+
+        Instants before `shared_at` are extrapolated back along the segment's line: they
+        were due before the segment started (during a hold, before the hold).
+        """
+        return self.local_at + (shared_t - self.shared_at) / (1.0 + self.rate)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -203,6 +203,11 @@ class Timebase:
         self.last_rejection: str | None = None
 
     @property
+    def map(self) -> ClockMap | None:
+        """The disciplined map as last steered (reading it does not steer)."""
+        return self._discipline.map
+
+    @property
     def steps(self) -> tuple[StepEvent, ...]:
         """Every step of the disciplined map so far, oldest first."""
         return tuple(self._discipline.steps)
