@@ -12,6 +12,7 @@ from typing import Any
 
 from controller.bench.render_bench import BenchCase, bench_effects, bench_render
 from controller.bench.synthetic import write_city
+from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue
 from controller.clock import MonotonicClock
 
@@ -95,8 +96,12 @@ def _table(results: list[dict[str, Any]]) -> str:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    if args.frames < 10:
-        raise ArgumentError("--frames", f"frames={args.frames} must be at least 10")
+    validators.integer(args.frames, "--frames", lo=10, hi=1_000_000)
+    validators.number(args.at, "--at", lo=0.0, hi=86400.0, unit="s")
+    if str(args.show) not in ("", "."):
+        validators.input_file(args.show, "--show")
+    if args.cpu is not None:
+        validators.integer(args.cpu, "--cpu", lo=0, hi=4095)
     sizes = _sizes(args.universes)
     if args.cpu is not None:
         try:
@@ -154,10 +159,9 @@ def run_output(args: argparse.Namespace) -> int:
     from controller.bench.output_bench import bench_encoders, bench_timing
 
     sizes = _sizes(args.universes)
-    if not 1.0 <= args.seconds <= 3600:
-        raise ArgumentError("--seconds", f"{args.seconds!r} out of range 1..3600")
-    if args.frames < 10:
-        raise ArgumentError("--frames", f"frames={args.frames} must be at least 10")
+    validators.number(args.seconds, "--seconds", lo=1.0, hi=3600.0, unit="s")
+    validators.integer(args.frames, "--frames", lo=10, hi=1_000_000)
+    validators.integer(args.timing_universes, "--timing-universes", lo=1, hi=20000)
     clock = MonotonicClock()
     encoders = bench_encoders(universes=tuple(sizes), frames=args.frames, clock=clock)
     timing = []
@@ -198,8 +202,8 @@ def run_output(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    if not 1 <= args.universes <= 20000:
-        raise ArgumentError("--universes", f"{args.universes} out of range 1..20000")
+    validators.integer(args.universes, "--universes", lo=1, hi=20000)
+    validators.output_dir(args.output, "--output")
     show = write_city(args.output, args.universes)
     sys.stderr.write(f"wrote {show} and its rig ({args.universes} universes of 170-pixel strips)\n")
     return 0

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue
 from controller.clock import MonotonicClock
 from controller.outputs.discovery import (
@@ -48,14 +49,19 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Check every option before anything loads or polls; `args.to` becomes an address."""
+    validators.number(args.wait, "--wait", lo=0.1, hi=60.0, unit="s")
+    validators.port(args.port, "--port", allow_zero=False)
+    validators.port(args.listen_port, "--listen-port")
+    if args.show is not None:
+        validators.input_file(args.show, "SHOW")
+    if args.to is not None:
+        args.to = validators.host(args.to, "--to")
+
+
 def run(args: argparse.Namespace) -> int:
-    if not 0.1 <= args.wait <= 60:
-        raise ArgumentError("--wait", f"{args.wait!r} out of range 0.1..60")
-    for opt in ("port", "listen_port"):
-        if not 0 <= getattr(args, opt) <= 65535:
-            raise ArgumentError(
-                "--" + opt.replace("_", "-"), f"{getattr(args, opt)} out of range 0..65535"
-            )
+    _check_args(args)
     expected: dict[str, tuple[int, ...]] = {}
     targets: list[str] = []
     if args.show is not None:

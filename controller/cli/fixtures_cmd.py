@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from controller.cli import validators
+
 __all__ = ["register"]
 
 
@@ -29,6 +31,9 @@ def register(sub: Any) -> None:
 def run_import(args: argparse.Namespace) -> int:
     from controller.show.ofl import import_ofl, write_profile_atomic
 
+    validators.input_file(args.file, "FILE.json")
+    if args.output is not None:
+        validators.output_file(args.output, "--output", what="profiles")
     result = import_ofl(args.file)
     for w in result.warnings:
         sys.stderr.write(f"{w}\n")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller.cli import validators
 from controller.cli.common import load_venue
 from controller.fseq import FseqDiff, FseqFormatError, FseqReader, diff_fseq, info_fseq
 from controller.patch.patcher import slot_owner
@@ -142,6 +143,7 @@ def _meta(reader: FseqReader) -> RenderMeta | None:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    validators.input_file(args.file, "FILE", max_bytes=None)  # read block by block
     try:
         with FseqReader.open(args.file) as reader:
             info: dict[str, object] = dict(info_fseq(reader))
@@ -170,6 +172,11 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
+    validators.input_file(args.a, "A", max_bytes=None)
+    validators.input_file(args.b, "B", max_bytes=None)
+    validators.integer(args.max, "--max", lo=0, hi=1_000_000)
+    if args.show is not None:
+        validators.input_file(args.show, "--show")
     try:
         with FseqReader.open(args.a) as a, FseqReader.open(args.b) as b:
             meta = _meta(a)

@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue, resolve_time
 from controller.preview.render_preview import PlanPreview
 
@@ -61,13 +62,11 @@ def save_atomic(images: list[Image.Image], out: Path, *, duration_ms: int = 100)
 
 
 def run(args: argparse.Namespace) -> int:
+    validators.input_file(args.show, "SHOW")
+    validators.output_file(args.output, "--output", suffixes=(".png", ".gif"))
     suffix = args.output.suffix.lower()
-    if suffix not in (".png", ".gif"):
-        raise ArgumentError("--output", f"{str(args.output)!r}: use a .png or .gif file")
-    if not 200 <= args.width <= 8000:
-        raise ArgumentError("--width", f"width={args.width} out of range 200..8000")
-    if not 0.5 <= args.fps <= 50:
-        raise ArgumentError("--fps", f"fps={args.fps:g} out of range 0.5..50")
+    validators.integer(args.width, "--width", lo=200, hi=8000)
+    validators.number(args.fps, "--fps", lo=0.5, hi=50.0)
     job = load_venue(args.show, args.venue)
     preview = PlanPreview(job.plan, show_name=job.loaded.show.name, width=args.width)
     if args.sheet:

@@ -12,7 +12,8 @@ from typing import Any
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from controller import __version__
-from controller.cli.common import ArgumentError, load_venue, resolve_time
+from controller.cli import validators
+from controller.cli.common import load_venue, resolve_time
 from controller.clock import MonotonicClock
 from controller.fseq import FseqWriter
 from controller.render.renderer import render
@@ -45,12 +46,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0.0 <= args.master <= 1.0:
-        raise ArgumentError("--master", f"master={args.master!r} out of range 0..1")
-    if args.output.suffix.lower() != ".fseq":
-        raise ArgumentError("--output", f"{str(args.output)!r} should end in .fseq")
-    if args.duration is not None and not 0 < args.duration <= 86400:
-        raise ArgumentError("--duration", f"duration={args.duration!r} out of range (0, 86400]")
+    validators.input_file(args.show, "SHOW")
+    validators.output_file(args.output, "--output", suffixes=(".fseq",))
+    validators.number(args.master, "--master", lo=0.0, hi=1.0)
+    validators.compression_level(args.level, args.compression, "--level")
+    if args.duration is not None:
+        validators.duration(args.duration, "--duration")
     job = load_venue(args.show, args.venue)
     plan, patch = job.plan, job.patch
     first = (

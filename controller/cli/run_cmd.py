@@ -15,6 +15,7 @@ import tty
 from pathlib import Path
 from typing import Any
 
+from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue, resolve_time
 from controller.cli.run_session import RunOptions, open_session, summary
 from controller.runtime.session import SessionOptions, VenueSession
@@ -83,24 +84,29 @@ def register(sub: Any) -> None:
 
 
 def _options(args: argparse.Namespace) -> RunOptions:
-    if not 0.0 <= args.master <= 1.0:
-        raise ArgumentError("--master", f"master={args.master!r} out of range 0..1")
-    if args.duration is not None and not 0 < args.duration <= 86400:
-        raise ArgumentError("--duration", f"duration={args.duration!r} out of range (0, 86400]")
-    if not 0.0 <= args.hold_wait <= 3600:
-        raise ArgumentError("--hold-wait", f"{args.hold_wait!r} out of range 0..3600")
+    """Every option checked before anything loads or plays (a recording is never lost)."""
+    validators.input_file(args.show, "SHOW")
+    validators.number(args.master, "--master", lo=0.0, hi=1.0)
+    if args.duration is not None:
+        validators.duration(args.duration, "--duration")
+    validators.number(args.hold_wait, "--hold-wait", lo=0.0, hi=3600.0, unit="s")
     if (args.record or args.preview) and args.output != "sim":
         raise ArgumentError("--record" if args.record else "--preview", "needs --output sim")
-    if args.preview and args.preview.suffix.lower() != ".png":
-        raise ArgumentError("--preview", f"{str(args.preview)!r}: use a .png file")
-    if args.osc_in is not None and not 0 <= args.osc_in <= 65535:
-        raise ArgumentError("--osc-in", f"port {args.osc_in} out of range 0..65535")
+    if args.record is not None:
+        validators.output_file(args.record, "--record")
+    if args.preview is not None:
+        validators.output_file(args.preview, "--preview", suffixes=(".png",))
+    if args.osc_in is not None:
+        validators.port(args.osc_in, "--osc-in")
+    interface = (
+        None if args.interface is None else validators.interface(args.interface, "--interface")
+    )
     if args.virtual and not args.go:
         raise ArgumentError("--virtual", "needs --go (nobody can press GO in virtual time)")
     return RunOptions(
         output=args.output,
         target=args.target,
-        interface=args.interface,
+        interface=interface,
         virtual=args.virtual,
         record=args.record,
         preview=args.preview,

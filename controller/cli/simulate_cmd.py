@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue
 from controller.clock import MonotonicClock
 from controller.outputs.routing import describe_wire, plan_routes
@@ -64,18 +65,28 @@ def _listen(text: str) -> set[str]:
     return wanted
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Check every option before anything loads; `args.host` becomes an IPv4 address."""
+    validators.input_file(args.show, "SHOW")
+    args.host = validators.host(args.host, "--host")
+    for opt in ("artnet_port", "sacn_port", "osc_port"):
+        validators.port(getattr(args, opt), "--" + opt.replace("_", "-"))
+    if args.duration is not None:
+        validators.duration(args.duration, "--duration")
+    if args.record is not None:
+        validators.output_file(args.record, "--record")
+    if args.preview is not None:
+        validators.output_file(args.preview, "--preview", suffixes=(".png",))
+    if getattr(args, "ready_file", None) is not None:
+        validators.output_file(args.ready_file, "--ready-file")
+
+
 def run(args: argparse.Namespace) -> int:
     from simulator.core import SimulatorCore
     from simulator.listeners import Simulator
 
     wanted = _listen(args.listen)
-    for opt in ("artnet_port", "sacn_port", "osc_port"):
-        if not 0 <= getattr(args, opt) <= 65535:
-            raise ArgumentError(
-                "--" + opt.replace("_", "-"), f"{getattr(args, opt)} out of range 0..65535"
-            )
-    if args.duration is not None and args.duration <= 0:
-        raise ArgumentError("--duration", f"{args.duration!r} must be positive")
+    _check_args(args)
     job = load_venue(args.show, args.venue)
     plan = job.plan
     protocol = None if args.routes == "rig" else Protocol(args.routes)

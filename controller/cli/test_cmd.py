@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue
 from controller.errors import Diagnostic, ShowValidationError, SourceSpan
 from controller.show.diagnostics import DiagnosticSink, validate_model
@@ -38,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from simulator.expect import ExpectFile
     from simulator.showtest import load_spec_path, run_show_test
 
+    validators.input_file(args.expect, "--expect")
+    if args.show is not None:
+        validators.input_file(args.show, "SHOW")
     sink = DiagnosticSink()
     doc = read_yaml(args.expect)
     spec = validate_model(ExpectFile, doc, sink)

@@ -46,7 +46,7 @@ def virtual(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     ("argv", "message"),
     [
         pytest.param(
-            ["--master", "1.5"], "--master: master=1.5 out of range 0..1", id="master-range"
+            ["--master", "1.5"], "--master: 1.5 out of range 0..1", id="master-range"
         ),
         pytest.param(
             ["--output", "sacn", "--record", "x.cprec"], "--record: needs --output sim",
@@ -56,7 +56,7 @@ def virtual(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
             ["--preview", "x.png"], "--preview: needs --output sim", id="preview-without-sim"
         ),
         pytest.param(
-            ["--output", "sim", "--preview", "x.jpg"], "--preview: 'x.jpg': use a .png file",
+            ["--output", "sim", "--preview", "x.jpg"], "--preview: x.jpg: use a .png file",
             id="preview-not-png",
         ),
         pytest.param(
@@ -83,11 +83,11 @@ def virtual(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
             ["--from", "99"], "--from: time 99 s is outside the show (0..20 s)", id="from-late"
         ),
         pytest.param(
-            ["--duration", "0"], "--duration: duration=0.0 out of range (0, 86400]",
+            ["--duration", "0"], "--duration: 0 s out of range (0, 86400]",
             id="duration",
         ),
         pytest.param(
-            ["--hold-wait", "-1"], "--hold-wait: -1.0 out of range 0..3600", id="hold-wait"
+            ["--hold-wait", "-1"], "--hold-wait: -1 s out of range 0..3600", id="hold-wait"
         ),
         pytest.param(
             ["--output", "enttec"], "--target: enttec needs a serial device (--target /dev/ttyUSB0)",

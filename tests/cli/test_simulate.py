@@ -44,7 +44,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         (["--listen", ","], f"--listen: ',' is not one of {LISTEN}"),
         (["--artnet-port", "70000"], "--artnet-port: 70000 out of range 0..65535"),
         (["--osc-port", "-1"], "--osc-port: -1 out of range 0..65535"),
-        (["--duration", "0"], "--duration: 0.0 must be positive"),
+        (["--duration", "0"], "--duration: 0 s out of range (0, 86400]"),
         (["--venue", "nope"], "--venue: unknown venue 'nope' (venues: 'mini')"),
     ],
 )
