@@ -57,14 +57,17 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     from controller.cli import (
         bench_cmd,
         bus_cmd,
+        conductor_cmd,
         discover_cmd,
         fixtures_cmd,
         fseq_cmd,
+        operator_cmd,
         preview_cmd,
         render_cmd,
         run_cmd,
         simulate_cmd,
         test_cmd,
+        venue_cmd,
     )
 
     run_cmd.register(sub)
@@ -77,6 +80,9 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     fixtures_cmd.register(sub)
     bench_cmd.register(sub)
     bus_cmd.register(sub)
+    conductor_cmd.register(sub)
+    venue_cmd.register(sub)
+    operator_cmd.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

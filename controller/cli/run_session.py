@@ -11,7 +11,7 @@ only chooses where bytes go and prints what happened:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from controller.runtime.session import SessionOptions, VenueSession
 from controller.show.rig import Protocol
 from controller.testing.clock import ManualClock
 
-__all__ = ["RunOptions", "open_session", "summary"]
+__all__ = ["RunOptions", "open_outputs", "open_session", "summary"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,11 +99,11 @@ class _InProcessSim:
 
 
 @contextlib.contextmanager
-def open_session(
-    job: VenueJob, options: RunOptions, *, start: float | None = None
-) -> Iterator[tuple[VenueSession, dict[str, Any]]]:
-    """A session wired to its outputs; the dict receives the simulator's statistics."""
-    clock: Clock = ManualClock(autojump=True) if options.virtual else MonotonicClock()
+def open_outputs(
+    job: VenueJob, options: RunOptions, clock: Clock
+) -> Iterator[tuple[Callable[[], list[Output]], dict[str, Any]]]:
+    """Where the venue's bytes go: a maker of its outputs, and a dict that receives the
+    simulator's statistics when the simulator ends (at the exit of this context)."""
     routes = _routes(job, options)
     sim_stats: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
@@ -123,11 +123,20 @@ def open_session(
             )
             stack.callback(lambda: sim_stats.update(proc.stats))  # after the process ends
             routes = stack.enter_context(proc).retarget(routes)
-        outputs = _outputs(job, routes, clock, options, kwargs)
-        session = VenueSession(job, options.session, clock=clock, outputs=outputs, start=start)
-        yield session, sim_stats
+        yield (lambda: _outputs(job, routes, clock, options, kwargs)), sim_stats
     if inproc is not None:
         sim_stats.update(inproc.finish(job, options.preview))
+
+
+@contextlib.contextmanager
+def open_session(
+    job: VenueJob, options: RunOptions, *, start: float | None = None
+) -> Iterator[tuple[VenueSession, dict[str, Any]]]:
+    """A session wired to its outputs; the dict receives the simulator's statistics."""
+    clock: Clock = ManualClock(autojump=True) if options.virtual else MonotonicClock()
+    with open_outputs(job, options, clock) as (outputs, sim_stats):
+        session = VenueSession(job, options.session, clock=clock, outputs=outputs(), start=start)
+        yield session, sim_stats
 
 
 def _outputs(

@@ -26,6 +26,7 @@ from controller.show.rig import Protocol
 __all__ = ["SimulatorProcess"]
 
 READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0  # a simulator that does not end on SIGINT by then is killed
 
 
 class SimulatorProcess:
@@ -85,7 +86,7 @@ class SimulatorProcess:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
         try:
-            out, err = proc.communicate(timeout=60)
+            out, err = proc.communicate(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()

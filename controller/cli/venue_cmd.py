@@ -1,0 +1,208 @@
+"""L8 `citypulse venue SHOW --venue V`: play one venue in lockstep with the conductor.
+
+The venue renders and outputs its own rig (every `run` output choice applies) on the shared
+frame grid: its timebase follows the conductor's shared time over the bus, it joins the show
+where the conductor's retained state says it is, and executes the conductor's signed
+commands on the same frame as every other venue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from controller.cli import validators
+from controller.cli.common import ArgumentError, load_venue
+from controller.cli.node_options import (
+    add_bus_arguments,
+    audit_function,
+    bus_client,
+    configure_logging,
+    credentials_for,
+    run_until_signalled,
+)
+from controller.cli.run_cmd import OUTPUTS
+from controller.cli.run_session import RunOptions, open_outputs, summary
+from controller.clock import Clock, MonotonicClock, SkewedClock, utc_anchor
+from controller.protocols import bus
+from controller.runtime.content import show_content
+from controller.runtime.credentials import venue_role
+from controller.runtime.session import SessionOptions
+from controller.runtime.shared_grid import TrustedClockMap
+from controller.runtime.venue_core import VenueCore
+from controller.runtime.venue_node import VenueNode, VenueNodeOptions, VenueRefused
+from controller.sync.timebase import Timebase
+from controller.transports.mqtt import Will
+
+__all__ = ["register"]
+
+MAX_OFFSET_MS = 3_600_000.0
+MAX_DRIFT_PPM = 1_000.0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "venue",
+        help="play one venue in lockstep with the conductor over MQTT",
+        description="Play one venue of a show in lockstep with the other cities: shared time "
+        "from the conductor over MQTT, the conductor's show state and signed commands, status "
+        "published for the operators. Outputs as for `citypulse run`.",
+    )
+    p.add_argument("show", type=Path, metavar="SHOW")
+    p.add_argument("--venue", required=True, help="venue id")
+    add_bus_arguments(p)
+    p.add_argument("--output", choices=OUTPUTS, default="rig", help="where frames go")
+    p.add_argument("--target", help="override destination: host[:port] or a serial device")
+    p.add_argument("--interface", help="IPv4 address of the interface multicast leaves by")
+    p.add_argument("--rt", action="store_true", help="ask for SCHED_FIFO real-time priority")
+    p.add_argument("--record", type=Path, help="(sim) record what the simulator latched")
+    p.add_argument("--preview", type=Path, help="(sim) draw what the simulator received (PNG)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds of playing")
+    p.add_argument("--audit", type=Path, metavar="FILE", help="append-only audit log (JSON lines)")
+    p.add_argument(
+        "--trust-os-clock", action="store_true",
+        help="use this host's (chrony-disciplined) clock as shared time; the bus estimate "
+        "becomes a cross-check that raises an alarm when they disagree",
+    )  # fmt: skip
+    p.add_argument(
+        "--clock-offset-ms", type=float, default=0.0,
+        help="TEST AND BENCHMARK ONLY: pretend this host's clock is off by this much",
+    )  # fmt: skip
+    p.add_argument(
+        "--clock-drift-ppm", type=float, default=0.0,
+        help="TEST AND BENCHMARK ONLY: pretend this host's clock runs fast (+) or slow (-)",
+    )  # fmt: skip
+    p.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for the "
+                   "conductor's state and a locked timebase before giving up")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the final report as JSON")
+    p.set_defaults(handler=run)
+
+
+def _check(args: argparse.Namespace) -> RunOptions:
+    validators.input_file(args.show, "SHOW")
+    for name, value, limit in (
+        ("--clock-offset-ms", args.clock_offset_ms, MAX_OFFSET_MS),
+        ("--clock-drift-ppm", args.clock_drift_ppm, MAX_DRIFT_PPM),
+    ):
+        if not math.isfinite(value) or abs(value) > limit:
+            raise ArgumentError(name, f"{value!r} out of range -{limit:g}..{limit:g}")
+    if args.trust_os_clock and (args.clock_offset_ms or args.clock_drift_ppm):
+        raise ArgumentError(
+            "--trust-os-clock", "cannot be combined with a simulated clock offset or drift"
+        )
+    if args.duration is not None:
+        validators.duration(args.duration, "--duration")
+    validators.duration(args.ready_timeout, "--ready-timeout")
+    if (args.record or args.preview) and args.output != "sim":
+        raise ArgumentError("--record" if args.record else "--preview", "needs --output sim")
+    for opt, path in (
+        ("--record", args.record),
+        ("--preview", args.preview),
+        ("--audit", args.audit),
+    ):
+        if path is not None:
+            validators.output_file(path, opt, suffixes=(".png",) if opt == "--preview" else ())
+    return RunOptions(
+        output=args.output, target=args.target, interface=args.interface,
+        record=args.record, preview=args.preview,
+        session=SessionOptions(arm=False, realtime=args.rt),
+    )  # fmt: skip
+
+
+def _clock(args: argparse.Namespace) -> Clock:
+    base = MonotonicClock()
+    if not (args.clock_offset_ms or args.clock_drift_ppm):
+        return base
+    return SkewedClock(base, offset_s=args.clock_offset_ms / 1e3, drift_ppm=args.clock_drift_ppm)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = _check(args)
+    configure_logging(args.verbose)
+    creds = credentials_for(args, role_prefix="venue-")
+    if creds.role != venue_role(args.venue):
+        raise ArgumentError(
+            "--credentials", f"these are {creds.role!r}'s, not venue {args.venue!r}'s"
+        )
+    job = load_venue(args.show, args.venue)
+    show_id = Path(job.loaded.path).stem
+    if show_id != creds.show:
+        raise ArgumentError("--credentials", f"made for show {creds.show!r}, not {show_id!r}")
+    audit, log = audit_function(args.audit, args.venue)
+    clock = _clock(args)
+    trusted = TrustedClockMap(offset_s=utc_anchor()) if args.trust_os_clock else None
+    core = VenueCore(
+        venue=args.venue, show_id=show_id, content=show_content(job.loaded),
+        verifier=creds.verifier(), timebase=Timebase(), trust_os_clock=trusted, audit=audit,
+    )  # fmt: skip
+    topics = bus.Topics(show_id)
+    will = Will(topics.status(args.venue), bus.encode(bus.VenueStatus.offline(args.venue)), 1, True)
+    client = bus_client(args, creds, client_id=f"venue-{args.venue}", will=will)
+    report: dict[str, Any] = {}
+    try:
+        with open_outputs(job, options, clock) as (outputs, sim_stats):
+            node = VenueNode(
+                job=job, core=core, client=client, clock=clock, outputs=outputs,
+                session_options=options.session,
+                options=VenueNodeOptions(duration=args.duration, ready_timeout_s=args.ready_timeout),
+            )  # fmt: skip
+            try:
+                run_until_signalled(_runner(node), node.stop)
+            except* VenueRefused as group:
+                raise ArgumentError(
+                    "--venue", f"{args.venue} refuses to play: {group.exceptions[0]}"
+                ) from None
+            if node.session is not None:
+                report = node.session.report()
+        if sim_stats:
+            report["simulator"] = sim_stats
+    finally:
+        if log is not None:
+            log.close()
+    report["timebase"] = _timebase(core, clock)
+    _print(args, report, options)
+    return 1 if report.get("error") else 0
+
+
+def _runner(node: VenueNode) -> Any:
+    async def main() -> int:
+        await node.run()
+        return 0
+
+    return main
+
+
+def _timebase(core: VenueCore, clock: Clock) -> dict[str, Any]:
+    snap = core.timebase.snapshot(clock.now())
+    return {
+        "state": snap.state.value,
+        "offset_ms": None if snap.offset_s is None else round(snap.offset_s * 1e3, 3),
+        "error_bound_ms": None
+        if snap.map_error_bound_s is None
+        else round(snap.map_error_bound_s * 1e3, 3),
+        "rtt_ms": None if snap.rtt_s is None else round(snap.rtt_s * 1e3, 3),
+        "asymmetry_bound_ms": None
+        if snap.asymmetry_bound_s is None
+        else round(snap.asymmetry_bound_s * 1e3, 3),
+        "samples": snap.samples,
+        "steps": snap.steps,
+        "alarm": core.alarm,
+    }
+
+
+def _print(args: argparse.Namespace, report: dict[str, Any], options: RunOptions) -> None:
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return
+    if "lateness_ms" in report:
+        sys.stderr.write(summary(report, options))
+    tb = report["timebase"]
+    sys.stderr.write(
+        f"  timebase: {tb['state']}, offset {tb['offset_ms']} ms, bound {tb['error_bound_ms']} ms,"
+        f" rtt {tb['rtt_ms']} ms, {tb['samples']} samples\n"
+    )
