@@ -353,8 +353,9 @@ class Timebase:
         if cut is None:
             return samples
         self._window.drop_before(cut)
-        # Fits on samples from after the change are contaminated; the last one before is not.
-        self._rates = [entry for entry in self._rates if entry[0] < cut]
+        # Fits that saw the change are contaminated; keep those from well before the cut.
+        clean_before = cut - c.change_recent_s / 2
+        self._rates = [entry for entry in self._rates if entry[0] < clean_before]
         if self._rates:
             self._rate_prior = self._rates[-1][1:]
         return self._window.arrays()
