@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controller.cli import main, validators
+from controller.cli.app import build_parser
 from controller.fseq import FseqWriter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,6 +206,11 @@ ROWS: list[Row] = [
     ("bench-render-at", lambda _: ["bench", "render", "--show", "", "--at", "inf"], "--at"),
     ("bench-output-seconds", lambda _: ["bench", "output", "--seconds", "nan"], "--seconds"),
     ("bench-output-timing", lambda _: ["bench", "output", "--timing-universes", "0"], "--timing-universes"),
+    # bus
+    ("bus-show-fifo", lambda p: ["bus", "init", str(p.fifo), str(p.tmp / "bus")], "error[Y003]: not a regular file (a FIFO)"),
+    ("bus-dir-no-parent", lambda p: ["bus", "init", M, str(p.no_dir / "bus")], "DIR"),
+    ("bus-dir-read-only", lambda p: ["bus", "init", M, f"{p.read_only}/bus"], "DIR"),
+    ("bus-listen", lambda p: ["bus", "init", M, str(p.tmp / "bus"), "--listen", "x"], "--listen"),
     # argparse's own refusals keep the same shape
     ("schema-kind", lambda _: ["schema", "bogus"], "kind"),
 ]  # fmt: skip
@@ -249,10 +255,11 @@ def test_output_checks_happen_before_the_show_is_loaded(
 
 
 def test_every_command_has_rows() -> None:
-    parser_commands = {"check", "render", "preview", "run", "simulate", "discover", "test"}
-    parser_commands |= {"fseq", "fixtures", "bench", "schema"}
+    actions = build_parser()._actions  # argparse lists the subcommands nowhere public
+    (commands,) = [a.choices for a in actions if a.dest == "command"]
+    assert isinstance(commands, dict)
     covered = {r[1](_FAKE)[0] for r in ROWS}
-    assert covered == parser_commands
+    assert covered == set(commands)
 
 
 _FAKE = Places(
