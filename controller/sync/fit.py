@@ -4,8 +4,8 @@ Strategy:
 - Model: offset(t) = a + b·(t − t̄), with `t` local seconds and `t̄` the fit's weighted mean
   time, so the intercept and the rate are uncorrelated. A Gaussian prior on `b` keeps the
   rate sane while the window is short: around 0 (oscillators are within about ±100 ppm),
-  or around the rate of the last fit over a long window when the samples were dropped
-  (a route change, an outage longer than the window: the clock's rate did not change).
+  or around the rate fitted before the samples were dropped (a route change, a clock
+  jump, an outage longer than the window: the venue clock's rate did not change).
 - Floor fit (RFC 5905 §10's clock filter, generalised from "the one minimum-delay sample of
   the last 8" to a window): keep the lowest-delay fraction of the samples. A sample whose
   round trip exceeds the floor by `x` has its offset wrong by at most x/2 (the extra delay
@@ -17,11 +17,13 @@ Strategy:
   floor fit wins. Otherwise the fit with the smaller standard error wins; under symmetric
   jitter the floor band is no steadier than the rest (low delay does not mean low error),
   so the all-sample fit, with twenty times the samples, wins.
-- Error terms: the fit's standard errors (calibrated by the residuals), and a systematic
-  term: for the floor fit, half the weighted delay excess of its samples over the floor
-  plus half the gap between the two lowest delays (how far the best exchange may still
-  sit above the path's true floor); for the all-sample fit, its disagreement with the
-  floor fit. Static path asymmetry is not in any of them: no two-way exchange sees it.
+- Error terms: the fit's standard errors (heteroskedasticity-robust, from the residuals),
+  and a systematic term. For the floor fit: half the gap between the two lowest delays
+  (how far the best exchange may still sit above the path's true floor), plus half the
+  weighted delay excess of its samples times the share of the excess that shows up in the
+  offset (1 if all queueing were on one leg; measured, see `_one_way_share`). For the
+  all-sample fit: its disagreement with the floor fit. Static path asymmetry is in none
+  of them: no two-way exchange sees it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from numpy.typing import NDArray
 
 from controller.sync.samples import SampleArrays
 
-__all__ = ["FitMode", "FitOptions", "LineFit", "fit_window", "offset_jump_cut"]
+__all__ = ["FitMode", "FitOptions", "LineFit", "fit_window"]
 
 FitMode = Literal["floor", "all"]
 
@@ -202,37 +204,3 @@ def fit_window(samples: SampleArrays, opts: FitOptions) -> LineFit | None:
         systematic_s=systematic,
         used=used,
     )
-
-
-def offset_jump_cut(
-    samples: SampleArrays, fit: LineFit, *, recent_s: float, min_step_s: float
-) -> float | None:
-    """Where the offset jumped away from `fit` for good (a clock step), or None.
-
-    Looks at the faster quarter of the last `recent_s` seconds of samples: their median
-    residual against `fit` must exceed max(`min_step_s`, 5 standard errors of that median
-    (from the spread of the whole window's faster quarter) combined with 3 of the line). The cut is the first of them on the far side of half the
-    jump; everything before it belongs to the old clock.
-    """
-    t = samples.t
-    if t.size == 0:
-        return None
-    split = int(np.searchsorted(t, float(t[-1]) - recent_s))
-    recent_delay = samples.delay[split:]
-    if split < _MIN_SHARE_SAMPLES or recent_delay.size < 4 * _MIN_SHARE_SAMPLES:
-        return None
-    fast = np.flatnonzero(recent_delay <= np.quantile(recent_delay, 0.25)) + split
-    resid = samples.offset[fast] - fit.intercept - fit.rate * (t[fast] - fit.t_ref)
-    jump = float(np.median(resid))
-    # The spread comes from the faster quarter of the whole window: twenty-odd recent
-    # samples alone misjudge it badly.
-    every = samples.delay <= np.quantile(samples.delay, 0.25)
-    resid_all = samples.offset[every] - fit.intercept - fit.rate * (t[every] - fit.t_ref)
-    spread = _MAD_TO_SIGMA * float(np.median(np.abs(resid_all - np.median(resid_all))))
-    median_se = 1.2533 * spread / fast.size**0.5  # sd of a normal sample's median
-    line_se = float(np.hypot(fit.se_intercept, fit.se_rate * (float(t[-1]) - fit.t_ref)))
-    threshold = max(min_step_s, float(np.hypot(5.0 * median_se, _SIGNIFICANT * line_se)))
-    if abs(jump) <= threshold:
-        return None
-    far = np.flatnonzero(resid * np.sign(jump) > abs(jump) / 2.0)
-    return float(t[fast[far[0]]])

@@ -1,4 +1,4 @@
-"""L5 the sliding window of time-exchange samples, and route-change detection on it.
+"""L5 the sliding window of time-exchange samples.
 
 Rules:
 - A sample is one accepted `Exchange`, stored as (local midpoint, offset, delay) relative to
@@ -8,9 +8,6 @@ Rules:
   request (same `t1`) is a duplicate and is dropped.
 - `prune()` keeps the samples of the last `window_s` seconds before the newest arrival;
   the window never holds more than `max_samples` (the oldest make room).
-- A route change is a persistent move of the delay floor: the delay quantiles of the last
-  `recent_s` seconds sit above (or below) those of the older samples by more than the
-  threshold. The older samples then describe another path and are dropped.
 """
 
 from __future__ import annotations
@@ -23,9 +20,7 @@ from numpy.typing import NDArray
 
 from controller.sync.exchange import Exchange, rejection
 
-__all__ = ["SampleArrays", "SampleWindow", "route_change_cut"]
-
-_MIN_SIDE_SAMPLES = 20  # fewer samples on either side of a candidate cut decide nothing
+__all__ = ["SampleArrays", "SampleWindow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,38 +100,3 @@ class SampleWindow:
     def _drop_first(self, count: int) -> None:
         self._requests.difference_update(self._table[self._lo : self._lo + count, 3].tolist())
         self._lo += count
-
-
-def route_change_cut(samples: SampleArrays, *, recent_s: float, min_step_s: float) -> float | None:
-    """Where the delay floor moved for good, as a relative time to cut before; or None.
-
-    The 10 % and the 50 % quantiles of the delays of the last `recent_s` seconds must both
-    have moved the same way, against those of the older samples, by more than
-    max(`min_step_s`, the older samples' spread between the two quantiles): a spike or a
-    stall moves neither, and jitter alone rarely moves both that far.
-
-    The cut lies two round trips past the change point: an exchange in flight during the
-    change crossed one leg of each path, and its offset is biased by half the difference.
-    """
-    t, delay = samples.t, samples.delay
-    if t.size == 0:
-        return None
-    split = int(np.searchsorted(t, float(t[-1]) - recent_s))
-    old, new = delay[:split], delay[split:]
-    if old.size < _MIN_SIDE_SAMPLES or new.size < _MIN_SIDE_SAMPLES:
-        return None
-    old_q10, old_q50 = np.quantile(old, (0.1, 0.5))
-    new_q10, new_q50 = np.quantile(new, (0.1, 0.5))
-    threshold = max(min_step_s, float(old_q50 - old_q10))
-    low, mid = float(new_q10 - old_q10), float(new_q50 - old_q50)
-    if not (min(low, mid) > threshold or max(low, mid) < -threshold):
-        return None
-    # Change point: the split of the recent samples with the fewest on the wrong side of
-    # the level halfway between the old and the new median.
-    level = (old_q50 + new_q50) / 2.0
-    new_like = new > level if mid > 0 else new < level
-    wrong_before = np.concatenate(([0], np.cumsum(new_like)))
-    wrong_after = np.concatenate((np.cumsum((~new_like)[::-1])[::-1], [0]))
-    first_new = int(np.argmin(wrong_before + wrong_after))
-    boundary = float(t[min(split + first_new, t.size - 1)])
-    return boundary + 2.0 * float(max(old_q50, new_q50))

@@ -9,9 +9,9 @@ Strategy:
   `controller.sync.fit`): low-delay filtering when the jitter is one-sided (queueing), a
   Huber all-sample regression when the low-delay band is no steadier than the rest
   (symmetric jitter). The fit is refreshed at most every `fit_interval_s` of sample time.
-- A persistent move of the delay floor is a route change (see `controller.sync.samples`),
-  a persistent move of the offset away from the fit is a clock jump (the conductor's clock
-  was stepped; see `controller.sync.fit`): either way the older samples are dropped.
+- A persistent move of the delay floor is a route change, a persistent move of the offset
+  away from the fit is a clock jump (the conductor's clock was stepped): either way the
+  older samples are dropped (see `controller.sync.changes`).
 - States: FREE (no fit yet, or its error bound is over `lock_error_s`); LOCKED (a good fit
   whose newest sample is at most `holdover_after_s` old); HOLDOVER (a fit, but no sample
   for longer: the last offset and rate carry on, and the bound grows).
@@ -35,10 +35,11 @@ import enum
 import math
 from dataclasses import dataclass
 
+from controller.sync.changes import offset_jump_cut, route_change_cut
 from controller.sync.discipline import ClockMap, Discipline, Estimate, StepEvent
 from controller.sync.exchange import Exchange
-from controller.sync.fit import FitMode, FitOptions, LineFit, fit_window, offset_jump_cut
-from controller.sync.samples import SampleArrays, SampleWindow, route_change_cut
+from controller.sync.fit import FitMode, FitOptions, LineFit, fit_window
+from controller.sync.samples import SampleArrays, SampleWindow
 
 __all__ = [
     "ClockMap",
