@@ -76,11 +76,30 @@ def register(sub: Any) -> None:
         "--osc-in",
         type=int,
         metavar="PORT",
-        help="accept operator commands over OSC on this UDP port "
-        "(/citypulse/go, /hold, /blackout i, /goto s, /master f; optionally /citypulse/VENUE/...)",
+        help="accept operator commands over OSC on this UDP port: /citypulse[/VENUE]/go, "
+        "/hold, /resume (no arguments), /blackout [0|1|T|F] (none: on), /master 0..1, /goto CUE",
     )
+    add_tap_argument(p)
     p.add_argument("--json", action="store_true", help="print the final statistics as JSON")
     p.set_defaults(handler=run)
+
+
+def add_tap_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tap", metavar="HOST:PORT",
+        help="also send the first universe and an ArtSync every frame to HOST:PORT (Art-Net): "
+        "a monitoring tap to measure when frames leave, e.g. for `python -m simulator.capture`",
+    )  # fmt: skip
+
+
+def tap_target(text: str | None) -> tuple[str, int] | None:
+    """`--tap HOST:PORT` checked: an IPv4 host and a port 1..65535."""
+    if text is None:
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ArgumentError("--tap", f"{text!r}: use HOST:PORT, e.g. 127.0.0.1:5001")
+    return validators.host(host, "--tap"), validators.port(int(port), "--tap", allow_zero=False)
 
 
 def _options(args: argparse.Namespace) -> RunOptions:
@@ -111,6 +130,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
         record=args.record,
         preview=args.preview,
         osc_in=args.osc_in,
+        tap=tap_target(args.tap),
         session=SessionOptions(
             go=args.go,
             auto_go=args.auto_go,

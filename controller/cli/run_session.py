@@ -37,6 +37,7 @@ class RunOptions:
     record: Path | None = None
     preview: Path | None = None
     osc_in: int | None = None
+    tap: tuple[str, int] | None = None  # a monitoring Art-Net copy of the first universe
     session: SessionOptions = field(default_factory=SessionOptions)
 
 
@@ -123,6 +124,8 @@ def open_outputs(
             )
             stack.callback(lambda: sim_stats.update(proc.stats))  # after the process ends
             routes = stack.enter_context(proc).retarget(routes)
+        if options.tap is not None:
+            routes = [*routes, _tap_route(job, options.tap)]
         yield (lambda: _outputs(job, routes, clock, options, kwargs)), sim_stats
     if inproc is not None:
         sim_stats.update(inproc.finish(job, options.preview))
@@ -137,6 +140,11 @@ def open_session(
     with open_outputs(job, options, clock) as (outputs, sim_stats):
         session = VenueSession(job, options.session, clock=clock, outputs=outputs(), start=start)
         yield session, sim_stats
+
+
+def _tap_route(job: VenueJob, tap: tuple[str, int]) -> Route:
+    first = job.patch.universes[0]
+    return Route(protocol=Protocol.ARTNET, universes=(first,), wire=(0,), host=tap[0], port=tap[1])
 
 
 def _outputs(

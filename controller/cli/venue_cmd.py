@@ -25,7 +25,7 @@ from controller.cli.node_options import (
     credentials_for,
     run_until_signalled,
 )
-from controller.cli.run_cmd import OUTPUTS
+from controller.cli.run_cmd import OUTPUTS, add_tap_argument, tap_target
 from controller.cli.run_session import RunOptions, open_outputs, summary
 from controller.clock import Clock, MonotonicClock, SkewedClock, utc_anchor
 from controller.protocols import bus
@@ -78,6 +78,7 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for the "
                    "conductor's state and a locked timebase before giving up")  # fmt: skip
+    add_tap_argument(p)
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
     p.set_defaults(handler=run)
 
@@ -108,7 +109,7 @@ def _check(args: argparse.Namespace) -> RunOptions:
             validators.output_file(path, opt, suffixes=(".png",) if opt == "--preview" else ())
     return RunOptions(
         output=args.output, target=args.target, interface=args.interface,
-        record=args.record, preview=args.preview,
+        record=args.record, preview=args.preview, tap=tap_target(args.tap),
         session=SessionOptions(arm=False, realtime=args.rt),
     )  # fmt: skip
 
