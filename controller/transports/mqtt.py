@@ -41,7 +41,7 @@ import logging
 import math
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import NamedTuple, Self, cast
@@ -52,8 +52,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from controller.clock import Clock
 from controller.transports.bus_address import BrokerAddress, BrokerUrlError, parse_broker_url
+from controller.transports.bus_backoff import Backoff, connect_with_backoff
 from controller.transports.bus_errors import (
     BusConnectError,
     BusDisconnectedError,
@@ -105,7 +105,22 @@ class BusMessage:
 
 
 class BusClient:
-    """One connection to the broker; see the module docstring for the rules."""
+    """One connection to the broker; see the module docstring for the rules.
+
+    - `will`: published by the broker (retained, QoS 1 by default) if this connection ends
+      without a DISCONNECT; `aclose()` sends one, so it does not fire then.
+    - `keepalive_s`: the broker drops a silent client (and publishes its Will) after 1.5
+      times this (MQTT 5.0 §3.1.2.10).
+    - `timeout_s`: the deadline for CONNACK, PUBACK, SUBACK and UNSUBACK. Our own
+      `asyncio.timeout`, not aiomqtt's `asyncio.wait_for`, which in Python 3.11 can swallow
+      a cancellation arriving with the answer (CPython gh-86296). paho's TCP connect runs
+      in a thread with its own 5 s limit, so keep `timeout_s` at 5 s or more.
+    - `max_queued`: received messages waiting for `messages()`; past it aiomqtt drops
+      them (with a warning in its log).
+    - `tcp_nodelay=False` exists to show what Nagle's algorithm costs; nodes never use it.
+    - `connected` is True from a successful `connect()` until `aclose()`; a link that
+      drops in between shows as `BusDisconnectedError` from the next operation.
+    """
 
     def __init__(
         self,
@@ -216,12 +231,7 @@ class BusClient:
 
     @contextlib.asynccontextmanager
     async def _operation(self, doing: str) -> AsyncIterator[None]:
-        """Our errors, and our own deadline for the broker's answer.
-
-        aiomqtt's deadline is `asyncio.wait_for`, which in Python 3.11 can swallow a
-        cancellation that arrives as the answer does (CPython gh-86296), leaving a
-        cancelled task running; `asyncio.timeout` cannot.
-        """
+        """Our errors, and our own deadline for the broker's answer (see the class)."""
         try:
             async with asyncio.timeout(self._timeout_s):
                 with _mapped(self.address, doing):
@@ -341,54 +351,6 @@ class _Messages:
     async def __anext__(self) -> BusMessage:
         with _mapped(self._address, "receive"):
             return _message(await anext(self._messages))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Backoff:
-    """Waits between connection attempts: `initial_s`, times `factor` each failure, at most
-    `max_s`; `attempts` caps the tries (None: keep trying)."""
-
-    initial_s: float = 0.1
-    factor: float = 2.0
-    max_s: float = 5.0
-    attempts: int | None = None
-
-    def delay_s(self, failures: int) -> float:
-        """The wait after `failures` consecutive failed attempts (1, 2, ...)."""
-        return min(self.max_s, self.initial_s * self.factor ** max(0, failures - 1))
-
-
-RetryHook = Callable[[int, BusConnectError, float], None]
-
-
-async def connect_with_backoff(
-    client: BusClient,
-    *,
-    clock: Clock,
-    backoff: Backoff = Backoff(),
-    on_retry: RetryHook | None = None,
-) -> int:
-    """Connect `client`, waiting on `clock` between failed attempts; the number of attempts.
-
-    `on_retry(failures, error, delay_s)` is called before each wait. A permanent refusal
-    (bad credentials, not authorised) is raised at once; after `backoff.attempts` failures
-    the last error is raised.
-    """
-    failures = 0
-    while True:
-        try:
-            await client.connect()
-        except BusConnectError as exc:
-            failures += 1
-            if exc.permanent or (backoff.attempts is not None and failures >= backoff.attempts):
-                raise
-            delay = backoff.delay_s(failures)
-            if on_retry is not None:
-                on_retry(failures, exc, delay)
-            _log.info("%s; retrying in %.2f s", exc, delay)
-            await clock.sleep_until(clock.now() + delay)
-        else:
-            return failures + 1
 
 
 def _properties(packet_type: int) -> Properties:
