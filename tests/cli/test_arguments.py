@@ -211,6 +211,15 @@ ROWS: list[Row] = [
     ("bus-dir-no-parent", lambda p: ["bus", "init", M, str(p.no_dir / "bus")], "DIR"),
     ("bus-dir-read-only", lambda p: ["bus", "init", M, f"{p.read_only}/bus"], "DIR"),
     ("bus-listen", lambda p: ["bus", "init", M, str(p.tmp / "bus"), "--listen", "x"], "--listen"),
+    # bus nodes: the venue player, the conductor, the operator's commands
+    ("venue-show-fifo", lambda p: ["venue", str(p.fifo), "--venue", "mini", "--credentials", str(p.missing)], "SHOW"),
+    ("venue-duration-inf", lambda p: ["venue", M, "--venue", "mini", "--credentials", str(p.missing), "--duration", "inf"], "--duration"),
+    ("venue-audit-no-dir", lambda p: ["venue", M, "--venue", "mini", "--credentials", str(p.missing), "--audit", str(p.no_dir / "a")], "--audit"),
+    ("venue-credentials-fifo", lambda p: ["venue", M, "--venue", "mini", "--credentials", str(p.fifo)], "error[K101]: not a regular file (a FIFO)"),
+    ("conductor-show-dir", lambda p: ["conductor", str(p.tmp), "--credentials", str(p.missing)], "SHOW"),
+    ("conductor-duration-nan", lambda p: ["conductor", M, "--credentials", str(p.missing), "--duration", "nan"], "--duration"),
+    ("cmd-timeout-inf", lambda p: ["cmd", "go", "--credentials", str(p.missing), "--timeout", "inf"], "--timeout"),
+    ("cmd-credentials-dev-zero", lambda _: ["cmd", "go", "--credentials", "/dev/zero"], "error[K101]: not a regular file (a character device)"),
     # argparse's own refusals keep the same shape
     ("schema-kind", lambda _: ["schema", "bogus"], "kind"),
 ]  # fmt: skip
