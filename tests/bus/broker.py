@@ -116,9 +116,11 @@ class Broker:
 
     def _write_config(self, text: str) -> None:
         # Run as whoever runs the tests: as root, mosquitto would otherwise drop to the
-        # `mosquitto` user, which cannot read a pytest temporary directory (mode 0700).
-        user = pwd.getpwuid(os.getuid()).pw_name
-        self.config_path.write_text(f"{text.rstrip()}\nuser {user}\n", encoding="utf-8")
+        # `mosquitto` user, which cannot read a pytest temporary directory (mode 0700). A
+        # config that names its user keeps it (mosquitto refuses a second `user` line).
+        if not re.search(r"(?m)^\s*user\s", text):
+            text = f"{text.rstrip()}\nuser {pwd.getpwuid(os.getuid()).pw_name}\n"
+        self.config_path.write_text(text, encoding="utf-8")
 
     @property
     def url(self) -> str:

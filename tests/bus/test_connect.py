@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shutil
 import ssl
 import subprocess
@@ -108,7 +109,7 @@ def _deployment_config(directory: Path, port: int) -> Path:
     config.write_text(
         f"per_listener_settings false\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
         f"password_file {passwd}\nacl_file {acl}\nset_tcp_nodelay true\n"
-        f"persistence true\npersistence_location {directory}/\n",
+        f"persistence true\npersistence_location {directory}/\nuser {getpass.getuser()}\n",
         encoding="utf-8",
     )
     return config
