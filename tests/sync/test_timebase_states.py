@@ -102,17 +102,20 @@ def test_fifteen_minute_holdover_bound_grows_and_covers_the_drift() -> None:
     _outage_run((90.0, 990.0), 1030.0, wander_ppm=0.03)
 
 
-def test_holdover_error_after_sixty_seconds_is_under_a_millisecond() -> None:
-    sim = simulate(bench_scenario(duration_s=150.0, outages=((90.0, 150.0),)), seed=5)
+@pytest.mark.parametrize("seed", [1, 5])
+def test_holdover_error_after_sixty_seconds_is_under_a_millisecond(seed: int) -> None:
+    # A full window before the outage, as in the middle of a show.
+    sim = simulate(bench_scenario(duration_s=210.0, outages=((150.0, 210.0),)), seed=seed)
     timebase = Timebase()
     for exchange in sim.exchanges:
         timebase.add_exchange(exchange)
-    now = sim.local_at(150.0)
+    now = sim.local_at(210.0)
     estimate = timebase.estimate(now)
     assert estimate is not None
     assert estimate.state is TimebaseState.HOLDOVER
-    assert abs(estimate.offset_s - sim.true_offset_at(150.0)) <= 1 * MS
-    assert estimate.error_bound_s <= 2 * MS
+    error = abs(estimate.offset_s - sim.true_offset_at(210.0))
+    assert error <= 0.5 * MS
+    assert error <= estimate.error_bound_s <= 2 * MS
 
 
 def test_snapshot_reports_every_field_while_locked() -> None:
