@@ -40,7 +40,7 @@ def route_change_cut(samples: SampleArrays, *, recent_s: float, min_step_s: floa
     change crossed one leg of each path, and its offset is biased by half the difference.
     """
     t, delay = samples.t, samples.delay
-    if t.size == 0:
+    if t.size < 2 * _MIN_SIDE_SAMPLES:
         return None
     split = int(np.searchsorted(t, float(t[-1]) - recent_s))
     old, new = delay[:split], delay[split:]
@@ -72,7 +72,7 @@ def offset_jump_cut(
     the old clock.
     """
     t = samples.t
-    if t.size == 0:
+    if t.size < 5 * _MIN_JUMP_SAMPLES:
         return None
     split = int(np.searchsorted(t, float(t[-1]) - recent_s))
     recent_delay = samples.delay[split:]

@@ -123,7 +123,7 @@ def _jitter(path: PathModel, size: int, rng: np.random.Generator) -> NDArray[np.
             jitter = rng.exponential(path.jitter_s, size)
         case "pareto":  # Lomax: a Pareto tail starting at the floor
             jitter = path.jitter_s * (rng.random(size) ** (-1.0 / path.pareto_shape) - 1.0)
-        case "normal":  # netem "distribution normal": may go below the floor, never below 0
+        case _:  # "normal", netem's "distribution normal": may go below the floor, not below 0
             jitter = rng.normal(0.0, path.jitter_s, size)
     jitter = np.minimum(jitter, path.max_jitter_s)
     spikes = rng.random(size) < path.spike_probability

@@ -47,7 +47,7 @@ class SampleWindow:
         self._lo = 0
         self._hi = 0
         self._requests: set[float] = set()
-        self.origin_t: float | None = None
+        self.origin_t = math.nan  # midpoint and offset of the first sample ever accepted
         self.origin_offset = 0.0
         self.newest_arrival = -math.inf  # latest t4 accepted, local seconds
 
@@ -63,7 +63,7 @@ class SampleWindow:
             return "duplicate reply (same t1)"
         if exchange.t4 < self.newest_arrival - self._window_s:
             return "older than the window"
-        if self.origin_t is None:
+        if math.isnan(self.origin_t):
             self.origin_t = exchange.midpoint
             self.origin_offset = exchange.offset_s
         if len(self) >= self._max_samples:
@@ -83,8 +83,7 @@ class SampleWindow:
 
     def prune(self) -> None:
         """Drop samples older than the window, relative to the newest arrival."""
-        if self.origin_t is not None:
-            self.drop_before(self.newest_arrival - self._window_s - self.origin_t)
+        self.drop_before(self.newest_arrival - self._window_s - self.origin_t)
 
     def drop_before(self, t_rel: float) -> int:
         """Drop samples whose relative midpoint is before `t_rel`; return how many."""

@@ -326,7 +326,7 @@ class Timebase:
             max_rate=c.max_rate_ppm * _PPM,
         )
         line = fit_window(samples, options)
-        if line is None or self._window.origin_t is None:
+        if line is None:
             return
         sd = math.hypot(line.se_rate, c.min_rate_error_ppm * _PPM)
         self._rates = [*self._rates[-_RATE_HISTORY + 1 :], (float(samples.t[-1]), line.rate, sd)]
@@ -357,8 +357,8 @@ class Timebase:
         # Fits that saw the change are contaminated; keep those from well before the cut.
         clean_before = cut - c.change_recent_s / 2
         self._rates = [entry for entry in self._rates if entry[0] < clean_before]
-        if self._rates:
-            self._rate_prior = self._rates[-1][1:]
+        # None when no fit predates the change: back to the zero-mean prior.
+        self._rate_prior = self._rates[-1][1:] if self._rates else None
         return self._window.arrays()
 
     def _adopt(self, candidate: _Fit) -> None:

@@ -141,6 +141,11 @@ def test_snapshot_reports_every_field_while_locked() -> None:
     assert snapshot.samples == len(sim.exchanges)
     assert snapshot.filter == "floor"
     assert snapshot.at == now
+    estimate = timebase.estimate(now)
+    assert estimate is not None
+    assert estimate.shared(now + 10.0) - estimate.shared(now) == pytest.approx(
+        10.0 * (1 + estimate.rate_ppm * 1e-6), abs=1e-6
+    )
 
 
 @pytest.mark.parametrize(
