@@ -74,7 +74,7 @@ class TimebaseConfig:
     floor_fraction: float = 0.1  # the low-delay band: this fraction of the window ...
     min_floor_samples: int = 16  # ... but at least this many samples
     timestamp_noise_s: float = 50e-6  # timestamping noise of one exchange
-    rate_prior_sd_ppm: float = 100.0  # prior spread of the rate around 0 before any long fit
+    rate_prior_sd_ppm: float = 100.0  # prior spread of the rate around 0 (fresh window)
     max_rate_ppm: float = 1000.0  # fitted rates are clamped to ±this
     change_recent_s: float = 8.0  # a route change or clock jump must last this long ...
     change_min_s: float = 0.004  # ... and move the delay floor or the offset this much
@@ -105,6 +105,12 @@ class TimebaseConfig:
         for name, value in positive.items():
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}={value!r} must be a positive finite number")
+        for name, value in {
+            "fit_interval_s": self.fit_interval_s,
+            "min_rate_error_ppm": self.min_rate_error_ppm,
+        }.items():
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}={value!r} must be a finite number, at least 0")
         if not 0 < self.floor_fraction <= 1:
             raise ValueError(f"floor_fraction={self.floor_fraction!r} out of range (0, 1]")
         if self.min_floor_samples < 3 or self.max_samples < self.min_floor_samples:

@@ -157,6 +157,8 @@ def test_snapshot_reports_every_field_while_locked() -> None:
         ("floor_fraction", 0.0),
         ("min_floor_samples", 2),
         ("max_rate_ppm", 1e6),
+        ("fit_interval_s", -0.5),
+        ("min_rate_error_ppm", float("inf")),
     ],
 )
 def test_config_rejects_nonsense(field: str, value: float) -> None:
