@@ -227,6 +227,21 @@ class Cluster:
             argv.append("-v")
         self._spawn(f"venue-{venue}", argv)
 
+    def measure(self, seconds: float, *, keep_series: bool = False) -> dict[str, Any]:
+        """A fresh wire capture on the taps for `seconds`: what left each venue, and when."""
+        if self.capture is not None:
+            self.capture.stop()
+            with contextlib.suppress(Exception):
+                self.capture.result(30)
+        names = sorted(self.taps)
+        ports = [self.taps[n] for n in names]
+        self.capture = self._stack.enter_context(
+            CaptureProcess(ports, seconds, names=names, keep_series=keep_series)
+        )
+        result = self.capture.result(seconds + 30)
+        self.capture = None
+        return result
+
     def running(self, name: str) -> bool:
         process = self.processes.get(name)
         return process is not None and process.poll() is None

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from controller.clock import Clock
-from controller.transports.bus_errors import BusConnectError, BusDisconnectedError
+from controller.transports.bus_errors import BusConnectError, BusDisconnectedError, BusError
 from controller.transports.mqtt import Backoff, BusClient, BusMessage, connect_with_backoff
 
 __all__ = ["BusLink"]
@@ -64,8 +64,9 @@ class BusLink:
             return False
         try:
             await self.client.publish(topic, payload, qos, retain)
-        except BusDisconnectedError:
+        except BusError as exc:  # down, or no PUBACK in time: the show does not wait for it
             self.dropped_publishes += 1
+            _log.info("publish to %s dropped: %s", topic, exc)
             return False
         return True
 

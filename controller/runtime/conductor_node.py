@@ -179,7 +179,8 @@ class ConductorNode:
             self.takeover_event.set()
 
     async def _on_connect(self) -> None:
-        await self._presence()
+        if self.active:  # a standby never overwrites the primary's retained presence
+            await self._presence()
 
     async def _presence(self) -> None:
         presence = bus.ConductorPresence(

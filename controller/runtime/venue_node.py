@@ -5,8 +5,9 @@ Strategy:
   thread on the shared frame grid. The two meet in three places only: the clock map the
   bus thread steers into the grid, commands submitted to the engine's inbox, and the
   engine's published snapshot read back for the status.
-- Time requests go out `exchange_hz` times a second on absolute deadlines, status twice a
-  second (retained, with a Last Will saying offline).
+- Time requests go out `exchange_hz` times a second on absolute deadlines (`burst_hz`
+  until the timebase locks and for a moment after every reconnect, as NTP's iburst does),
+  status twice a second (retained, with a Last Will saying offline).
 - The venue waits for the conductor's state and a locked timebase before it plays, then
   joins where the show is (`VenueCore.joining_commands`). A different show refuses to play.
 - When the broker, the link or the conductor goes, the player keeps playing on the last
@@ -27,6 +28,7 @@ from controller.protocols import bus
 from controller.runtime.bus_link import BusLink
 from controller.runtime.commands import Command
 from controller.runtime.job import VenueJob
+from controller.runtime.player import request_realtime
 from controller.runtime.session import SessionOptions, VenueSession
 from controller.runtime.venue_core import VenueCore, VenueHealth
 from controller.transports.mqtt import BusClient, BusMessage
@@ -34,6 +36,8 @@ from controller.transports.mqtt import BusClient, BusMessage
 __all__ = ["VenueNode", "VenueNodeOptions", "VenueRefused"]
 
 _log = logging.getLogger("citypulse.venue")
+
+BUS_PRIORITY = 40  # SCHED_FIFO priority of the bus thread with --rt (the output thread: 50)
 
 
 class VenueRefused(Exception):  # noqa: N818 - a verdict, not a bug
@@ -43,6 +47,8 @@ class VenueRefused(Exception):  # noqa: N818 - a verdict, not a bug
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VenueNodeOptions:
     exchange_hz: float = 15.0
+    burst_hz: float = 50.0  # until locked, and for `burst_s` after each (re)connect
+    burst_s: float = 2.0
     status_hz: float = 2.0
     ready_timeout_s: float = 60.0
     duration: float | None = None  # stop after this many seconds of playing
@@ -67,6 +73,7 @@ class VenueNode:
         self._outputs = outputs
         self._session_options = session_options
         self.session: VenueSession | None = None
+        self.realtime_status = "normal priority"
         topics = core.topics
         self.link = BusLink(
             client=client,
@@ -116,10 +123,20 @@ class VenueNode:
                 next_at = now + period
             await self.clock.sleep_until(next_at)
 
-    async def _exchange(self) -> None:
-        if self.link.connected:
-            topic, payload = self.core.time_request(self.clock.now())
-            await self.link.publish(topic, payload, qos=0)
+    async def _exchanges(self) -> None:
+        opts = self.options
+        next_at = self.clock.now()
+        connects, burst_until = 0, next_at + opts.burst_s
+        while not self._stopping.is_set():
+            now = self.clock.now()
+            if self.link.connects != connects:
+                connects, burst_until = self.link.connects, now + opts.burst_s
+            if self.link.connected:
+                topic, payload = self.core.time_request(now)
+                await self.link.publish(topic, payload, qos=0)
+            burst = now < burst_until or not self.core.locked(now)
+            next_at = max(next_at + 1.0 / (opts.burst_hz if burst else opts.exchange_hz), now)
+            await self.clock.sleep_until(next_at)
 
     async def _status(self) -> None:
         topic, payload = self.core.status(self.clock.now(), self.health())
@@ -155,9 +172,14 @@ class VenueNode:
 
     async def run(self) -> None:
         """Play until stopped, the show ends or `duration` passes; raises VenueRefused."""
+        if self._session_options.realtime:
+            # The output thread runs SCHED_FIFO; this thread shares its GIL. Left at normal
+            # priority it could be preempted by other processes while holding the GIL, and
+            # the output thread would wait for it (priority inversion): one step below.
+            self.realtime_status = request_realtime(BUS_PRIORITY)
         async with asyncio.TaskGroup() as group:
             group.create_task(self.link.run(), name=f"bus[{self.core.venue}]")
-            group.create_task(self._every(self.options.exchange_hz, self._exchange), name="time")
+            group.create_task(self._exchanges(), name="time")
             group.create_task(self._every(self.options.status_hz, self._status), name="status")
             try:
                 await self._start_when_ready()
