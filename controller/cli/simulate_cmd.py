@@ -52,6 +52,11 @@ def register(sub: Any) -> None:
     p.add_argument("--record", type=Path, help="record every latched universe to this file")
     p.add_argument("--preview", type=Path, help="draw what arrived, at the end (PNG)")
     p.add_argument("--json", action="store_true", help="print the final statistics as JSON")
+    p.add_argument(
+        "--ready-file",
+        type=Path,
+        help="once listening, write where as JSON (ports and the ENTTEC pty; for scripts)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -124,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
             for route in routes:
                 if route.renumbered:
                     sys.stderr.write(f"  wire map {describe_wire(route)}\n")
+            if args.ready_file is not None:
+                _write_ready(args.ready_file, sim, wanted)
             deadline = None if args.duration is None else clock.now() + args.duration
             while deadline is None or clock.now() < deadline:
                 step = clock.now() + 1.0
@@ -157,3 +164,15 @@ def run(args: argparse.Namespace) -> int:
             ", ".join(f"{k}={v}" for k, v in stats.items() if not isinstance(v, dict | list)) + "\n"
         )
     return 0
+
+
+def _write_ready(path: Path, sim: Any, wanted: set[str]) -> None:
+    """Where the simulator listens, written atomically (a reader never sees half a file)."""
+    where: dict[str, object] = {
+        p: getattr(sim, p + "_port") for p in ("artnet", "sacn", "osc") if p in wanted
+    }
+    if "enttec" in wanted:
+        where["enttec"] = sim.enttec_path
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(where))
+    tmp.replace(path)
