@@ -70,7 +70,9 @@ def test_passing_checks_exit_0(
     code, out, err = run(capsys, "--expect", str(spec))
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0] == f"{MINI}: venue mini, 821 frames to 20.00 s"  # 20 s + 0.5 s held
+    # show frames 0..799 (the last depicts 19.975 s), frame 200 held 22 ticks (0.5 s and the
+    # tick the auto-go executes on), and the first ended tick: 800 + 21 + 1
+    assert lines[0] == f"{MINI}: venue mini, 822 frames to 19.98 s"
     assert lines[1:6] == [
         "  PASS  dark before go: 0/206 lit, brightest 0.000",
         "  PASS  floods red after go: level along colour 1.00 (want >= 0.8), colour distance 0.00",
@@ -116,9 +118,9 @@ def test_json_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     code, out, _ = run(capsys, "--expect", str(spec), "--json")
     assert code == 0
     report: dict[str, Any] = json.loads(out)
-    assert (report["passed"], report["venue"], report["frames"]) == (True, "mini", 821)
+    assert (report["passed"], report["venue"], report["frames"]) == (True, "mini", 822)
     assert [c["passed"] for c in report["checks"]] == [True] * 9
-    assert report["simulator"]["frames_latched"] == 821
+    assert report["simulator"]["frames_latched"] == 822
     assert report["simulator"]["malformed"] == 0
 
 
