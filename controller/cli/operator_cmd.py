@@ -18,18 +18,24 @@ from typing import Any
 
 from controller.cli.common import ArgumentError
 from controller.cli.node_options import add_bus_arguments, bus_client, credentials_for
-from controller.clock import MonotonicClock, utc_anchor
 from controller.protocols import bus
-from controller.protocols.signing import new_nonce, sign
-from controller.runtime.commands import Command, CommandError, CommandKind
+from controller.protocols.signing import new_nonce
+from controller.runtime.commands import Command, CommandError
 from controller.runtime.credentials import Credentials
+from controller.runtime.operator import (
+    OPERATOR_VERBS,
+    command_args,
+    host_shared_now,
+    operator_command,
+    sign_command,
+    submit_once,
+)
 from controller.transports.bus_errors import BusConnectError, BusDisconnectedError
 from controller.transports.mqtt import BusClient
 
 __all__ = ["register"]
 
-VERBS = ("arm", "go", "hold", "resume", "blackout", "goto", "seek", "master", "status")
-TTL_S = 30.0
+VERBS = (*OPERATOR_VERBS, "status")
 STATUS_WAIT_S = 1.0
 
 
@@ -53,27 +59,10 @@ def register(sub: Any) -> None:
 
 
 def _args_of(verb: str, arg: str | None) -> tuple[str | float | bool, ...]:
-    if verb in ("arm", "go", "hold", "resume", "status"):
-        if arg is not None:
-            raise ArgumentError("ARG", f"{verb} takes no argument, got {arg!r}")
-        return ()
-    if arg is None:
-        raise ArgumentError("ARG", f"{verb} needs an argument")
-    if verb == "blackout":
-        if arg not in ("on", "off"):
-            raise ArgumentError("ARG", f"blackout takes on or off, got {arg!r}")
-        return (arg == "on",)
-    if verb == "goto":
-        return (arg,)
     try:
-        return (float(arg),)
-    except ValueError:
-        raise ArgumentError("ARG", f"{verb} takes a number, got {arg!r}") from None
-
-
-def _shared_now() -> float:
-    """This host's UTC: an operator's host is NTP-disciplined like the conductor's."""
-    return MonotonicClock().now() + utc_anchor()
+        return command_args(verb, arg)
+    except CommandError as exc:
+        raise ArgumentError("ARG", str(exc)) from exc
 
 
 def parse_at(text: str, now: float) -> float:
@@ -97,11 +86,11 @@ def parse_at(text: str, now: float) -> float:
 
 
 def _command(args: argparse.Namespace, now: float) -> Command:
-    values = _args_of(args.verb, args.arg)
+    _args_of(args.verb, args.arg)
     exec_at = None if args.at is None else parse_at(args.at, now)
     try:
-        return Command(kind=CommandKind(args.verb), args=values, origin="cli",
-                       id=f"op-{new_nonce()[:12]}", exec_at=exec_at, force=args.force)  # fmt: skip
+        return operator_command(args.verb, args.arg, origin="cli", exec_at=exec_at,
+                                force=args.force)  # fmt: skip
     except CommandError as exc:
         raise ArgumentError("ARG", str(exc)) from exc
 
@@ -109,7 +98,7 @@ def _command(args: argparse.Namespace, now: float) -> Command:
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.timeout <= 600:
         raise ArgumentError("--timeout", f"{args.timeout!r} out of range (0, 600]")
-    now = _shared_now()
+    now = host_shared_now()
     command = None if args.verb == "status" else _command(args, now)
     creds = credentials_for(args, role_prefix="operator")
     client = bus_client(args, creds, client_id=f"operator-{new_nonce()[:8]}", will=None)
@@ -134,26 +123,12 @@ def run(args: argparse.Namespace) -> int:
 async def _submit(
     client: BusClient, topics: bus.Topics, creds: Credentials, command: Command, timeout: float
 ) -> bus.CommandResult | None:
-    if creds.signing_key is None:
-        raise ArgumentError("--credentials", "the operator's credentials carry no signing key")
-    envelope = sign(
-        command.as_dict(), creds.role, creds.signing_key, _shared_now(), TTL_S, new_nonce()
-    )
+    try:
+        envelope = sign_command(creds, command, host_shared_now())
+    except CommandError as exc:
+        raise ArgumentError("--credentials", str(exc)) from exc
     async with client:
-        await client.subscribe(topics.cmd_result)
-        await client.publish(topics.cmd_submit, envelope, qos=1)
-        try:
-            async with asyncio.timeout(timeout):
-                async for message in client.messages():
-                    try:
-                        result = bus.decode(bus.CommandResult, message.payload)
-                    except bus.BusPayloadError:
-                        continue
-                    if result.id == command.id:
-                        return result
-        except TimeoutError:
-            return None
-    return None
+        return await submit_once(client, topics, envelope, command.id, timeout)
 
 
 async def _status(client: BusClient, topics: bus.Topics) -> dict[str, Any]:
