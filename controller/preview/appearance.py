@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from controller.attributes import Attribute
+from controller.attributes import LIGHT_ATTRIBUTES, Attribute
 from controller.compile.elements import ElementTable
 
-__all__ = ["Appearance", "appearance_from_frame", "beam_directions"]
+__all__ = ["Appearance", "appearance_from_frame", "beam_directions", "mix_light"]
 
 F32 = NDArray[np.float32]
 _AMBER = np.array([1.0, 0.75, 0.0], np.float32)
@@ -29,17 +29,21 @@ class Appearance:
     has_beam: NDArray[np.bool_]  # (n_elements,) fixture can move its beam
 
 
+def mix_light(rows: F32) -> F32:
+    """(n, 3) emitted colour, 0..1, from the light rows in `LIGHT_ATTRIBUTES` order (red,
+    green, blue, white, amber, UV), which already hold light (premultiplied by intensity;
+    see controller.attributes)."""
+    red, green, blue, white, amber, uv = rows
+    rgb = np.stack([red, green, blue], axis=1)
+    extra = white[:, None] + amber[:, None] * _AMBER + uv[:, None] * _UV * 0.5
+    light: F32 = np.clip(rgb + extra, 0.0, 1.0).astype(np.float32)
+    return light
+
+
 def appearance_from_frame(
     frame: F32, table: ElementTable, has_beam: NDArray[np.bool_]
 ) -> Appearance:
-    # colour rows already hold light (premultiplied by intensity; see controller.attributes)
-    rgb = frame[[Attribute.RED, Attribute.GREEN, Attribute.BLUE]].T
-    extra = (
-        frame[Attribute.WHITE][:, None]
-        + frame[Attribute.AMBER][:, None] * _AMBER
-        + frame[Attribute.UV][:, None] * _UV * 0.5
-    )
-    light = np.clip(rgb + extra, 0.0, 1.0).astype(np.float32)
+    light = mix_light(frame[list(LIGHT_ATTRIBUTES)])
     beams = beam_directions(frame[Attribute.PAN], frame[Attribute.TILT], table)
     return Appearance(light=light, beams=beams, has_beam=has_beam)
 

@@ -11,6 +11,7 @@ host reports it). The topic tree, under one show (`show_id`: the show file's ste
     citypulse/v1/<show-id>/cmd/result        conductor -> all, QoS 1     CommandResult
     citypulse/v1/<show-id>/status/<venue>    venue, retained, QoS 1, Last Will: VenueStatus
     citypulse/v1/<show-id>/conductor/online  conductor, retained, Last Will: ConductorPresence
+    citypulse/v1/<show-id>/look/<venue>      venue -> consoles, QoS 0     Look
 
 Rules:
 - Names become topic levels, so a show id or node name must not contain `/` (the level
@@ -27,21 +28,33 @@ Rules:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from controller.errors import LocalProtocolError, RemoteProtocolError
 from controller.protocols.bus_topics import TopicNameError, Topics, check_name
 
 __all__ = [
+    "MAX_LOOK_CELLS",
     "MAX_PAYLOAD",
     "VERSION",
     "BusModel",
     "BusPayloadError",
     "CommandResult",
     "ConductorPresence",
+    "Look",
     "ShowState",
     "TimeRequest",
     "TimeResponse",
@@ -55,6 +68,7 @@ __all__ = [
 VERSION = 1  # the `v` field of every payload and the `v1` level of every topic
 MAX_PAYLOAD = 64 * 1024  # bytes; a show state with a few hundred file hashes fits easily
 _MAX_REASON_VALUE = 40  # characters of a peer's value quoted in a reason
+MAX_LOOK_CELLS = 1024  # a look's cells: 3 bytes each, 4,096 base64 characters at most
 
 
 class BusPayloadError(RemoteProtocolError):
@@ -183,6 +197,40 @@ class CommandResult(BusModel):
     accepted: bool
     reason: Annotated[str, Field(max_length=1024)] | None = None
     exec_at: Seconds | None = None  # shared time it executes at (accepted commands)
+
+
+class Look(BusModel):
+    """`look/<venue>` (QoS 0, not retained): what the venue's lights show, for the consoles.
+
+    A copy of the light of one delivered frame (master and blackout applied), downsampled to
+    `cells` cells (`controller.preview.look.LookLayout`: the same layout for everyone who
+    loads the show), as base64 (RFC 4648 §4, canonical, padded) of `cells` RGB byte
+    triples. At most `MAX_LOOK_CELLS` cells: a look is at most about 4.3 KB of JSON.
+    """
+
+    venue: NodeName
+    tick: Annotated[int, Field(ge=-(2**53), le=2**53)]  # the frame-grid tick it went out on
+    frame: Count  # the show frame it depicts
+    cells: Annotated[int, Field(ge=0, le=MAX_LOOK_CELLS)]
+    light: Annotated[str, Field(max_length=4 * MAX_LOOK_CELLS)]
+
+    @field_validator("light")
+    @classmethod
+    def _light_matches_cells(cls, light: str, info: ValidationInfo) -> str:
+        try:
+            raw = base64.b64decode(light.encode("ascii"), validate=True)
+        except (UnicodeEncodeError, binascii.Error):
+            raise ValueError("not base64 (RFC 4648 §4)") from None
+        if base64.b64encode(raw).decode("ascii") != light:
+            raise ValueError("not canonical base64 (spare bits or padding)")
+        cells = info.data.get("cells")
+        if cells is not None and len(raw) != 3 * cells:
+            raise ValueError(f"{len(raw)} bytes, not 3 for each of {cells} cells")
+        return light
+
+    def rgb(self) -> bytes:
+        """The cells' colours: R, G, B bytes per cell."""
+        return base64.b64decode(self.light)
 
 
 M = TypeVar("M", bound=BusModel)

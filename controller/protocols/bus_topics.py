@@ -55,9 +55,10 @@ class TopicKind(enum.StrEnum):
     CMD_RESULT = "cmd/result"
     STATUS = "status"
     CONDUCTOR_ONLINE = "conductor/online"
+    LOOK = "look"
 
 
-_PER_NODE = (TopicKind.TIME_REQ, TopicKind.TIME_RESP, TopicKind.STATUS)
+_PER_NODE = (TopicKind.TIME_REQ, TopicKind.TIME_RESP, TopicKind.STATUS, TopicKind.LOOK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,13 @@ class Topics:
 
     def status(self, venue: str) -> str:
         return f"{self.root}/status/{check_name(venue, what='venue name')}"
+
+    def look(self, venue: str) -> str:
+        return f"{self.root}/look/{check_name(venue, what='venue name')}"
+
+    @property
+    def look_all(self) -> str:
+        return f"{self.root}/look/+"
 
     @property
     def time_req_all(self) -> str:

@@ -9,7 +9,8 @@ client may do what any of its lines allow, and nothing else):
 - conductor: writes `state`, `cmd/submit`, `cmd/exec`, `cmd/result`, `time/resp/#`,
   `conductor/online`; reads the whole show.
 - operator: writes `cmd/submit`; reads the whole show.
-- venue-<id>: writes only `status/<id>` and `time/req/<id>`; reads the whole show.
+- venue-<id>: writes only `status/<id>`, `time/req/<id>` and `look/<id>`; reads the whole
+  show.
 No `pattern` lines: a venue's user name (`venue-<id>`) is not its topic level (`<id>`), and
 `%u` cannot strip the prefix, so each venue gets its own `user` block.
 """
@@ -146,6 +147,7 @@ def acl_text(show_id: str, venues: Sequence[str]) -> str:
                 f"topic read {t.all}",
                 f"topic write {t.status(venue)}",
                 f"topic write {t.time_req(venue)}",
+                f"topic write {t.look(venue)}",
             ]
         )
     return "\n\n".join("\n".join(block) for block in blocks) + "\n"

@@ -92,6 +92,17 @@ async def test_a_venue_publishes_only_its_own_status_and_time_requests(deploymen
     assert got == f"{ROOT_TOPIC}/time/req/lhasa"
 
 
+async def test_a_venue_publishes_only_its_own_look(deployment: Path) -> None:
+    forbidden = [f"{ROOT_TOPIC}/look/beijing", f"{ROOT_TOPIC}/look/lhasa/x"]
+    conductor, lhasa = credentials(deployment, "conductor"), credentials(deployment, "venue-lhasa")
+    got = await first_delivered(conductor, lhasa, forbidden, f"{ROOT_TOPIC}/look/lhasa")
+    assert got == f"{ROOT_TOPIC}/look/lhasa"
+    operator = credentials(deployment, "operator")
+    got = await first_delivered(conductor, operator, [f"{ROOT_TOPIC}/look/lhasa"],
+                                f"{ROOT_TOPIC}/cmd/submit")  # fmt: skip
+    assert got == f"{ROOT_TOPIC}/cmd/submit"
+
+
 async def test_an_operator_only_submits_commands(deployment: Path) -> None:
     forbidden = [
         f"{ROOT_TOPIC}/cmd/exec",

@@ -31,7 +31,7 @@ def test_the_role_table_matches_the_acl() -> None:
         "conductor": "`state`, `cmd/submit`, `cmd/exec`, `cmd/result`, `time/resp/#`, "
         "`conductor/online`",
         "operator": "`cmd/submit`",
-        "venue-v": "`status/v`, `time/req/v`",
+        "venue-v": "`status/v`, `time/req/v`, `look/v`",
     }
     for user, writes in rows.items():
         block = acl.split(f"user {user}\n")[1].split("\n\n")[0]
