@@ -29,7 +29,10 @@ from numpy.typing import NDArray
 
 from controller.attributes import HOME_VALUES, LIGHT_ATTRIBUTES, Attribute
 from controller.compile.elements import ElementTable
+from controller.patch import kernels
 from controller.patch.curves import apply_curve
+from controller.patch.runs import SlotRuns, slot_runs
+from controller.render import jit
 from controller.show.profile import CELL_LETTERS, ChannelSpec, Curve
 from controller.show.twin import UNIVERSE_SIZE, PlacedFixture, Twin
 
@@ -74,6 +77,7 @@ class _Builder:
         self.rows = universes
         self.parts: dict[str, list[NDArray[np.float64]]] = {k: [] for k in _COLUMNS}
         self.fixed: list[tuple[int, int]] = []
+        self.calls: list[int] = []  # entries per `add`: one channel of a run of cells
 
     def add(self, ch: ChannelSpec, attr: int, elem: I64, dst: I64, *, undim: bool, wx: int) -> None:
         n = len(dst)
@@ -95,6 +99,7 @@ class _Builder:
         }
         for key, value in values.items():
             self.parts[key].append(np.broadcast_to(np.asarray(value, np.float64), (n,)))
+        self.calls.append(n)
 
     def columns(self) -> dict[str, NDArray[np.float64]]:
         return {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.parts.items()}
@@ -173,6 +178,9 @@ class Patch:
     dense_src: I64  # (n_slots,) flat frame index each slot reads (0 where not FAST)
     dense_offset: I64  # (n_slots,) start of its curve's table in `tables` (0: the zero table)
     tables: U8  # (1 + len(luts)) * LUT_SIZE: a zero table, then one table per curve
+    # the same for the compiled kernel, laid out as the pixels are: runs of slots
+    runs: SlotRuns
+    table_rows: U8  # (1 + len(luts), LUT_SIZE)
     fixed_dst: I64
     fixed_value: U8
     # GENERAL block
@@ -218,6 +226,22 @@ class Patch:
         """
         flat = frame.reshape(-1)
         flat_out = out.reshape(-1)
+        if jit.enabled():
+            scale = float(np.float32((LUT_SIZE - 1) * min(max(master, 0.0), 1.0)))
+            r = self.runs
+            kernels.fast_runs(
+                flat, r.dst, r.step, r.src, r.count, r.table, r.zero, self.table_rows, scale,
+                flat_out,
+            )  # fmt: skip
+        else:
+            self._fast(flat, flat_out, master)
+        flat_out[self.fixed_dst] = self.fixed_value
+        if len(self.src):
+            self._general(flat, flat_out, np.float32(master), driven)
+        return out
+
+    def _fast(self, flat: F32, flat_out: U8, master: float) -> None:
+        """The numpy reference of `kernels.fast_slots`."""
         level = np.take(flat, self.dense_src)
         level *= np.float32((LUT_SIZE - 1) * min(max(master, 0.0), 1.0))
         np.clip(level, 0.0, LUT_SIZE - 1, out=level)
@@ -225,10 +249,6 @@ class Patch:
         index = level.astype(np.intp)
         index += self.dense_offset
         np.take(self.tables, index, out=flat_out)  # every slot; non-FAST slots read zeros
-        flat_out[self.fixed_dst] = self.fixed_value
-        if len(self.src):
-            self._general(flat, flat_out, np.float32(master), driven)
-        return out
 
     def decode(self, dmx: U8, out: F32) -> F32:
         """Inverse of `apply` (for the simulator): the attribute frame these bytes show.
@@ -436,6 +456,8 @@ def build_patch(twin: Twin, elements: ElementTable) -> Patch:
         dense_src=dense_src,
         dense_offset=dense_offset,
         tables=tables,
+        runs=slot_runs(b.calls, fast, c["dst"].astype(np.int64), src, dense_offset // LUT_SIZE),
+        table_rows=tables.reshape(-1, LUT_SIZE),
         fixed_dst=fixed_dst,
         fixed_value=fixed_value,
         src=src[g].astype(np.int64),

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from controller.attributes import Attribute
 from controller.compile.plan import CompiledClip, VenuePlan
+from controller.render import jit, kernels
 from controller.show.timeline import Blend
 
 __all__ = ["blend_rows", "composite_clip", "render"]
@@ -66,20 +67,42 @@ def blend_rows(dst: F32, src: F32, blend: Blend, alpha: float) -> None:
         dst *= (1.0 - a) + src * a
 
 
+_CODES = {Blend.REPLACE: 0, Blend.MAX: 1, Blend.ADD: 2, Blend.MULTIPLY: 3}
+_ROW_ARRAYS: dict[tuple[int, ...], NDArray[np.int64]] = {}
+
+
+def _row_array(rows: tuple[int, ...]) -> NDArray[np.int64]:
+    found = _ROW_ARRAYS.get(rows)
+    if found is None:
+        found = _ROW_ARRAYS[rows] = np.array(rows, dtype=np.int64)
+    return found
+
+
 def _blend_block(
-    out: F32, rows: slice | list[int], clip: CompiledClip, src: F32, alpha: float
+    out: F32, rows: tuple[int, ...], clip: CompiledClip, src_row0: int, alpha: float
 ) -> None:
+    """Blend scratch rows `src_row0...` into frame rows `rows` at the clip's selection."""
     sel = clip.selection
-    if isinstance(sel, slice) and isinstance(rows, slice):
-        blend_rows(out[rows, sel], src, clip.blend, alpha)
+    if jit.enabled():
+        code, at = _CODES[clip.blend], _row_array(rows)
+        if isinstance(sel, slice):
+            kernels.blend_span(out, at, sel.start, clip.scratch, src_row0, code, alpha)
+        else:
+            kernels.blend_index(out, at, sel, clip.scratch, src_row0, code, alpha)
         return
-    block = out[rows][:, sel] if isinstance(rows, list) else out[rows, sel]
+    src = clip.scratch[src_row0 : src_row0 + len(rows)]
+    contiguous = rows == tuple(range(rows[0], rows[0] + len(rows)))
+    span = slice(rows[0], rows[0] + len(rows)) if contiguous else list(rows)
+    if isinstance(sel, slice) and isinstance(span, slice):
+        blend_rows(out[span, sel], src, clip.blend, alpha)
+        return
+    block = out[span][:, sel] if isinstance(span, list) else out[span, sel]
     blend_rows(block, src, clip.blend, alpha)
-    if isinstance(rows, list):
-        for k, r in enumerate(rows):
+    if isinstance(span, list):
+        for k, r in enumerate(span):
             out[r, sel] = block[k]
     else:
-        out[rows, sel] = block
+        out[span, sel] = block
 
 
 def _dim_light(out: F32, clip: CompiledClip, before: F32) -> None:
@@ -100,7 +123,7 @@ def composite_clip(out: F32, clip: CompiledClip, alpha: float) -> None:
     # Effects write values in 0..1 (property-tested); the patch clamps at the wire anyway.
     src = clip.scratch
     if clip.premultiply:  # rows I, R, G, B: intensity and light blend alike
-        _blend_block(out, slice(0, 4), clip, src[0:4], alpha)
+        _blend_block(out, (0, 1, 2, 3), clip, 0, alpha)
         rest = clip.rows[4:]
         offset = 4
     elif (
@@ -116,7 +139,7 @@ def composite_clip(out: F32, clip: CompiledClip, alpha: float) -> None:
         offset = 1
     elif clip.rows[0] == Attribute.INTENSITY:
         before = out[Attribute.INTENSITY, clip.selection].copy()
-        _blend_block(out, [int(Attribute.INTENSITY)], clip, src[0:1], alpha)
+        _blend_block(out, (int(Attribute.INTENSITY),), clip, 0, alpha)
         _dim_light(out, clip, before)
         rest = clip.rows[1:]
         offset = 1
@@ -124,7 +147,7 @@ def composite_clip(out: F32, clip: CompiledClip, alpha: float) -> None:
         rest = clip.rows
         offset = 0
     if rest:
-        _blend_block(out, list(rest), clip, src[offset:], alpha)
+        _blend_block(out, tuple(rest), clip, offset, alpha)
 
 
 def _covered_by_first_layer(plan: VenuePlan, t: float) -> bool:

@@ -9,7 +9,9 @@ from numpy.typing import NDArray
 
 from controller.attributes import Attribute
 from controller.effects_api import EASINGS, EffectSpec, ParamKind, ParamSpec, ParamTrack, ease
+from controller.render import jit
 from controller.render.context import ClipRenderer, EffectContext, ParamValues
+from controller.render.effects import fused
 from controller.render.effects.common import (
     RGBI,
     axis_coordinate,
@@ -90,6 +92,12 @@ class Rainbow:
             return tables[saturation]
 
         def render(t: float, p: ParamValues, out: F32) -> None:
+            if jit.enabled():
+                k1 = float(np.float32(p["spread"][0] * HUE_STEPS))
+                k2 = float(np.float32((phase(p, "speed", t) % 1.0) * HUE_STEPS))
+                tab = table(p["saturation"][0])
+                fused.rainbow_rgbi(coord, k1, k2, HUE_STEPS - 1, tab, p["level"][0], out)
+                return
             hue = coord * np.float32(p["spread"][0] * HUE_STEPS)
             hue += np.float32((phase(p, "speed", t) % 1.0) * HUE_STEPS)
             np.copyto(hue_index, hue, casting="unsafe")

@@ -9,7 +9,9 @@ from numpy.typing import NDArray
 
 from controller.attributes import Attribute
 from controller.effects_api import ParamKind, ParamSpec
+from controller.render import jit
 from controller.render.context import EffectContext
+from controller.render.effects import fused
 
 __all__ = [
     "AXES",
@@ -85,6 +87,9 @@ def write_rgbi(out: F32, level: F32 | float, color: tuple[float, ...]) -> None:
     RGBI effects write light (colour x intensity), as frames hold it: see
     `controller.attributes`.
     """
+    if isinstance(level, np.ndarray) and jit.enabled() and level.dtype == np.float32:
+        fused.level_rgbi(level, color[0], color[1], color[2], out)
+        return
     out[0] = level
     if isinstance(level, np.ndarray):
         for row in range(3):
@@ -189,12 +194,15 @@ class LatticeNoise:
         bottom = c01 + (c11 - c01) * self.sx
         return np.asarray(top + (bottom - top) * self.sy, dtype=np.float32)
 
-    def at(self, z: float) -> F32:
+    def layers(self, z: float) -> tuple[F32, F32, float]:
+        """The two lattice layers around `z` and the smoothstep weight between them."""
         zi = int(np.floor(z))
         fz = z - zi
-        sz = np.float32(fz * fz * (3 - 2 * fz))
-        a = self._layer(zi)
-        b = self._layer(zi + 1)
+        return self._layer(zi), self._layer(zi + 1), fz * fz * (3 - 2 * fz)
+
+    def at(self, z: float) -> F32:
+        a, b, weight = self.layers(z)
+        sz = np.float32(weight)
         out = b - a
         out *= sz
         out += a

@@ -8,7 +8,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controller.effects_api import EffectSpec, ParamKind, ParamSpec, ParamTrack
+from controller.render import jit
 from controller.render.context import ClipRenderer, EffectContext, ParamValues
+from controller.render.effects import fused
 from controller.render.effects.common import (
     RANDOM_TABLE,
     RGBI,
@@ -50,8 +52,14 @@ class Sparkle:
         flash = np.zeros(ctx.n, np.float32)
         lit = np.zeros(0, np.intp)
 
+        lit_buffer = np.empty(ctx.n, np.intp)
+        color = np.empty(3, np.float32)
+
         def render(t: float, p: ParamValues, out: F32) -> None:
             nonlocal lit
+            if jit.enabled():
+                compiled(t, p, out)
+                return
             rate = max(p["rate"][0], 1e-3)
             np.add(offset, np.float32(phase(p, "rate", t)), out=x)
             np.copyto(cycle, x, casting="unsafe")  # x >= 0, so truncation is floor
@@ -69,6 +77,20 @@ class Sparkle:
                 write_rgbi(out, flash * np.float32(level) if level != 1.0 else flash, p["color"])
             else:
                 write_rgbi(out, bg + (level - bg) * flash, p["color"])
+
+        def compiled(t: float, p: ParamValues, out: F32) -> None:
+            nonlocal lit
+            rate = max(p["rate"][0], 1e-3)
+            count = fused.sparkle_draw(
+                offset, float(np.float32(phase(p, "rate", t))), key, RANDOM_TABLE, TABLE_MASK,
+                p["density"][0], x, cycle, last, lucky, lit_buffer,
+            )  # fmt: skip
+            flash[lit] = 0.0
+            lit = lit_buffer[:count].copy()
+            tau = np.float32(max(p["decay"][0] * rate, 1e-3))
+            flash[lit] = np.exp(-(x[lit] - cycle[lit]) / tau)
+            color[:] = p["color"][:3]
+            fused.sparkle_rgbi(flash, p["level"][0], p["background"][0], color, out)
 
         return render
 
@@ -98,7 +120,18 @@ class Noise:
         u, v = _noise_field(ctx, params["scale"].at(0.0)[0])
         noise = LatticeNoise(u, v, ctx.seed)
 
+        base = np.empty(3, np.float32)
+        span = np.empty(3, np.float32)
+
         def render(t: float, p: ParamValues, out: F32) -> None:
+            if jit.enabled():
+                la, lb, weight = noise.layers(phase(p, "speed", t))
+                a, b = p["from"], p["to"]
+                for row in range(3):
+                    base[row], span[row] = a[row], b[row] - a[row]
+                c, level = p["contrast"][0], p["level"][0]
+                fused.noise_rgbi(la, lb, weight, c, base, span, level, out)
+                return
             n = noise.at(phase(p, "speed", t))
             c = p["contrast"][0]
             n = np.clip((n - 0.5) * np.float32(c) + 0.5, 0.0, 1.0).astype(np.float32)
