@@ -55,7 +55,7 @@ class Prepared:
     position: float  # show seconds the frame depicts (before the venue's output trim)
     frame: NDArray[np.float32]
     dmx: NDArray[np.uint8]
-    master: float
+    master: float  # the grand master it is patched with; after `deliver`, the one it went out with
     driven: NDArray[np.bool_]
     staged: bool = False
     final: bool = False  # the stop frame: sent as prepared, whatever the overrides say
@@ -227,6 +227,7 @@ class Engine:
                 dmx = self.patch.apply(prepared.frame, self._dark, master, prepared.driven)
                 restage = True
             self._publish(prepared.tick)
+        prepared.master = master  # what went out (a blackout heard at delivery included)
         if master == 0.0:
             self.blackout_frames += 1
         late = now - prepared.deadline

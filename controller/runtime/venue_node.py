@@ -28,6 +28,7 @@ from controller.protocols import bus
 from controller.runtime.bus_link import BusLink
 from controller.runtime.commands import Command
 from controller.runtime.job import VenueJob
+from controller.runtime.look_tap import LookTap
 from controller.runtime.player import request_realtime
 from controller.runtime.session import SessionOptions, VenueSession
 from controller.runtime.venue_core import VenueCore, VenueHealth
@@ -82,6 +83,7 @@ class VenueNode:
             handler=self._on_message,
         )
         self._stopping = asyncio.Event()
+        self.looks = LookTap(job.plan, venue=core.venue)  # look/<venue> for the consoles
 
     # -- messages ----------------------------------------------------------------------------
     def _on_message(self, message: BusMessage) -> None:
@@ -142,6 +144,11 @@ class VenueNode:
         topic, payload = self.core.status(self.clock.now(), self.health())
         await self.link.publish(topic, payload, qos=1, retain=True)
 
+    async def _look(self) -> None:
+        payload = self.looks.payload()  # polled at twice the look rate: none is skipped
+        if payload is not None:
+            await self.link.publish(self.core.topics.look(self.core.venue), payload, qos=0)
+
     async def _start_when_ready(self) -> None:
         deadline = self.clock.now() + self.options.ready_timeout_s
         while not self.core.ready:
@@ -161,8 +168,9 @@ class VenueNode:
         grid = self.core.grid
         assert grid is not None
         session = VenueSession(
-            self.job, self._session_options, clock=self.clock, outputs=self._outputs(), grid=grid
-        )
+            self.job, self._session_options, clock=self.clock, outputs=self._outputs(), grid=grid,
+            on_frame=self.looks.on_frame,
+        )  # fmt: skip
         for command in self.core.joining_commands():
             session.submit(command)
         self.core.submit = session.submit
@@ -181,6 +189,7 @@ class VenueNode:
             group.create_task(self.link.run(), name=f"bus[{self.core.venue}]")
             group.create_task(self._exchanges(), name="time")
             group.create_task(self._every(self.options.status_hz, self._status), name="status")
+            group.create_task(self._every(2 * self.looks.rate_hz, self._look), name="looks")
             try:
                 await self._start_when_ready()
                 await self._play()
