@@ -74,14 +74,23 @@ class Cluster:
         capture_seconds: float = 3600.0,
         standby: bool = False,
         verbose: bool = False,
+        broker: tuple[str, int] | None = None,
+        deployment: Path | None = None,
     ) -> None:
+        """`broker` and `deployment`: use a running broker (host, port) whose users are those
+        of `deployment` (made by `citypulse bus init` for it) instead of a private one."""
         self.show = show.resolve()
         self.dir = workdir
         self.venues = {v.venue: v for v in venues}
         self.capture_seconds = capture_seconds
         self.want_standby = standby
         self.verbose = verbose
-        self.broker_port = free_port()
+        if (broker is None) != (deployment is None):
+            msg = "an external broker needs its deployment directory, and the other way round"
+            raise ValueError(msg)
+        self.external = broker
+        self._deployment = deployment
+        self.broker_host, self.broker_port = broker or ("127.0.0.1", free_port())
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.reports: dict[str, dict[str, Any]] = {}
         self.links: LinksProcess | None = None
@@ -94,14 +103,14 @@ class Cluster:
     # -- paths -------------------------------------------------------------------------------
     @property
     def deployment(self) -> Path:
-        return self.dir / "deployment"
+        return self._deployment or self.dir / "deployment"
 
     def credentials(self, role: str) -> Path:
         return self.deployment / "credentials" / f"{role}.toml"
 
     @property
     def broker_url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.broker_port}"
+        return f"mqtt://{self.broker_host}:{self.broker_port}"
 
     def log(self, name: str) -> str:
         path = self.dir / f"{name}.err"
@@ -110,11 +119,12 @@ class Cluster:
     # -- the whole ----------------------------------------------------------------------------
     def __enter__(self) -> Self:
         try:
-            self._init_deployment()
-            self.start_broker()
+            if self.external is None:
+                self._init_deployment()
+                self.start_broker()
             specs = {name: v.link for name, v in self.venues.items()}
             self.links = self._stack.enter_context(
-                LinksProcess(specs, ("127.0.0.1", self.broker_port))
+                LinksProcess(specs, (self.broker_host, self.broker_port))
             )
             names = sorted(self.venues)
             self.capture = self._stack.enter_context(
@@ -227,8 +237,8 @@ class Cluster:
             argv.append("-v")
         self._spawn(f"venue-{venue}", argv)
 
-    def measure(self, seconds: float, *, keep_series: bool = False) -> dict[str, Any]:
-        """A fresh wire capture on the taps for `seconds`: what left each venue, and when."""
+    def start_measure(self, seconds: float, *, keep_series: bool = False) -> CaptureProcess:
+        """A fresh wire capture on the taps: `.stop()` ends it early, `.result()` reports."""
         if self.capture is not None:
             self.capture.stop()
             with contextlib.suppress(Exception):
@@ -238,7 +248,11 @@ class Cluster:
         self.capture = self._stack.enter_context(
             CaptureProcess(ports, seconds, names=names, keep_series=keep_series)
         )
-        result = self.capture.result(seconds + 30)
+        return self.capture
+
+    def measure(self, seconds: float, *, keep_series: bool = False) -> dict[str, Any]:
+        """A fresh wire capture on the taps for `seconds`: what left each venue, and when."""
+        result = self.start_measure(seconds, keep_series=keep_series).result(seconds + 30)
         self.capture = None
         return result
 

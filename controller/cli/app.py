@@ -58,6 +58,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
         bench_cmd,
         bus_cmd,
         conductor_cmd,
+        demo_cmd,
         discover_cmd,
         fixtures_cmd,
         fseq_cmd,
@@ -83,6 +84,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     conductor_cmd.register(sub)
     venue_cmd.register(sub)
     operator_cmd.register(sub)
+    demo_cmd.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

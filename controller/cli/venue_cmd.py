@@ -129,12 +129,18 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError(
             "--credentials", f"these are {creds.role!r}'s, not venue {args.venue!r}'s"
         )
+    entered = MonotonicClock().now()
     job = load_venue(args.show, args.venue)
+    loaded_at = MonotonicClock().now()
     show_id = Path(job.loaded.path).stem
     if show_id != creds.show:
         raise ArgumentError("--credentials", f"made for show {creds.show!r}, not {show_id!r}")
     audit, log = audit_function(args.audit, args.venue)
     clock = _clock(args)
+    truth = None
+    if isinstance(clock, SkewedClock):  # simulated: the true shared time is known here
+        anchor = utc_anchor()
+        truth = lambda local: clock.to_base(local) + anchor  # noqa: E731
     trusted = TrustedClockMap(offset_s=utc_anchor()) if args.trust_os_clock else None
     core = VenueCore(
         venue=args.venue, show_id=show_id, content=show_content(job.loaded),
@@ -149,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
             node = VenueNode(
                 job=job, core=core, client=client, clock=clock, outputs=outputs,
                 session_options=options.session,
-                options=VenueNodeOptions(duration=args.duration, ready_timeout_s=args.ready_timeout),
+                options=VenueNodeOptions(duration=args.duration, ready_timeout_s=args.ready_timeout,
+                                         truth=truth),
             )  # fmt: skip
             try:
                 run_until_signalled(_runner(node), node.stop)
@@ -165,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
     report["timebase"] = _timebase(core, clock)
+    report["join"] = {"load_s": round(loaded_at - entered, 3), **node.milestones}
+    if node.truth is not None:
+        report["timebase"]["truth"] = _truth(node)
     _print(args, report, options)
     return 1 if report.get("error") else 0
 
@@ -193,6 +203,29 @@ def _timebase(core: VenueCore, clock: Clock) -> dict[str, Any]:
         "steps": snap.steps,
         "alarm": core.alarm,
     }
+
+
+def _truth(node: VenueNode) -> dict[str, Any]:
+    """Benchmark figures of the estimator against the known simulated clock."""
+    import numpy as np
+
+    log = node.truth
+    assert log is not None
+    skip = 10  # the first samples (2 per second) are before convergence
+    out: dict[str, Any] = {
+        "locked_after_s": None
+        if log.locked_at is None
+        else round(log.locked_at - node.started_at, 3),
+        "samples": len(log.estimate_ms),
+    }
+    for name, values in (("estimate_error_ms", log.estimate_ms), ("map_error_ms", log.map_ms)):
+        tail = np.abs(np.asarray(values[skip:] or [np.nan]))
+        out[name] = {
+            "p50": round(float(np.nanpercentile(tail, 50)), 3),
+            "p99": round(float(np.nanpercentile(tail, 99)), 3),
+            "max": round(float(np.nanmax(tail)), 3),
+        }
+    return out
 
 
 def _print(args: argparse.Namespace, report: dict[str, Any], options: RunOptions) -> None:

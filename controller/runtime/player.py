@@ -14,7 +14,10 @@ Strategy:
   it sends the stop frame on the next deadline and closes them. No other thread prepares
   or delivers a frame.
 - SCHED_FIFO real-time priority is requested when asked and allowed; refusal is reported,
-  not fatal.
+  not fatal. The thread holds `OUTPUT_PRIORITY` only to wait for and deliver a frame; it
+  renders the next one at `RENDER_PRIORITY`. Venues in lockstep wake at the same instant:
+  on a host shared by several (a rehearsal, shards) one venue's rendering must never make
+  another's delivery late, and a delivery preempts any rendering.
 """
 
 from __future__ import annotations
@@ -34,13 +37,22 @@ LATENESS_KEPT = 1_000_000
 SWITCH_INTERVAL_S = 0.0005
 
 
-def request_realtime(priority: int = 50) -> str:
+OUTPUT_PRIORITY = 50  # SCHED_FIFO while waiting for and delivering a frame
+RENDER_PRIORITY = 10  # SCHED_FIFO while rendering and staging the next one
+
+
+def request_realtime(priority: int = OUTPUT_PRIORITY) -> str:
     """Ask for SCHED_FIFO for the calling thread; returns what happened."""
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except (OSError, AttributeError) as exc:
         return f"real-time priority refused: {exc}"
     return f"SCHED_FIFO priority {priority}"
+
+
+def _set_priority(priority: int) -> None:
+    """Change the calling thread's SCHED_FIFO priority (it already has SCHED_FIFO)."""
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
 
 
 class Player:
@@ -67,6 +79,7 @@ class Player:
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.stopped_cleanly = False
+        self._fifo = False
 
     def start(self) -> None:
         # Another Python thread (the bus, the keys) holds the GIL for up to the switch
@@ -100,8 +113,10 @@ class Player:
         """The loop (callable directly with a ManualClock(autojump=True) in tests)."""
         if self.realtime:
             self.realtime_status = request_realtime()
+        self._fifo = self.realtime_status.startswith("SCHED_FIFO")
         engine, clock = self.engine, self.clock
         engine.open(clock.now())
+        engine.warm_up()
         try:
             k = self._play()
             self._stop_frame(k + 1)
@@ -128,7 +143,7 @@ class Player:
                 # deadline still ahead. That frame goes out even if preparing it overran (so
                 # the show always progresses), but frames never bunch and nothing bursts.
                 due = max(k + 1, self._first_tick())
-                engine.record_drop(due - k)
+                engine.record_drop(due - k, k)
                 k, skipped = due, True
                 prepared = engine.prepare(k)
                 continue
@@ -142,8 +157,12 @@ class Player:
             if self._stop.is_set() or (self.until is not None and self.until(now)):
                 return k
             k += 1
+            if self._fifo:
+                _set_priority(RENDER_PRIORITY)
             prepared = engine.prepare(k)
             engine.stage(prepared, clock.now())
+            if self._fifo:
+                _set_priority(OUTPUT_PRIORITY)
 
     def _stop_frame(self, k: int) -> None:
         """The last frame, on the next deadline, so the frame rhythm holds to the end."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.clock import Clock
 from controller.outputs.base import Output
@@ -45,14 +45,38 @@ class VenueRefused(Exception):  # noqa: N818 - a verdict, not a bug
     """The venue will not play (a different show, or no timebase in time); says why."""
 
 
+@dataclass(slots=True)
+class TruthLog:
+    """Benchmark only: the estimator's error against the true shared time, when it is known
+    (a simulated clock offset and drift on one host: `citypulse venue --clock-offset-ms`)."""
+
+    truth: Callable[[float], float]  # local time -> the true shared time
+    estimate_ms: list[float] = field(default_factory=list)  # raw estimate minus truth
+    map_ms: list[float] = field(default_factory=list)  # the disciplined map minus truth
+    locked_at: float | None = None  # local time the timebase first locked
+
+    def sample(self, core: VenueCore, local: float) -> None:
+        truth = self.truth(local)
+        estimate = core.timebase.estimate(local)
+        if estimate is None:
+            return
+        if self.locked_at is None and core.locked(local):
+            self.locked_at = local
+        self.estimate_ms.append((estimate.shared(local) - truth) * 1e3)
+        grid = core.grid
+        if grid is not None and grid.ready:
+            self.map_ms.append((grid.to_grid(local) - truth) * 1e3)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VenueNodeOptions:
     exchange_hz: float = 15.0
-    burst_hz: float = 50.0  # until locked, and for `burst_s` after each (re)connect
+    burst_hz: float = 100.0  # until locked, and for `burst_s` after each (re)connect
     burst_s: float = 2.0
     status_hz: float = 2.0
     ready_timeout_s: float = 60.0
     duration: float | None = None  # stop after this many seconds of playing
+    truth: Callable[[float], float] | None = None  # benchmark only: see TruthLog
 
 
 class VenueNode:
@@ -75,6 +99,9 @@ class VenueNode:
         self._session_options = session_options
         self.session: VenueSession | None = None
         self.realtime_status = "normal priority"
+        self.truth = None if options.truth is None else TruthLog(options.truth)
+        self.started_at = clock.now()
+        self.milestones: dict[str, float] = {}  # seconds after started_at: how the join went
         topics = core.topics
         self.link = BusLink(
             client=client,
@@ -141,6 +168,8 @@ class VenueNode:
             await self.clock.sleep_until(next_at)
 
     async def _status(self) -> None:
+        if self.truth is not None:
+            self.truth.sample(self.core, self.clock.now())
         topic, payload = self.core.status(self.clock.now(), self.health())
         await self.link.publish(topic, payload, qos=1, retain=True)
 
@@ -149,9 +178,16 @@ class VenueNode:
         if payload is not None:
             await self.link.publish(self.core.topics.look(self.core.venue), payload, qos=0)
 
+    def _mark(self, name: str) -> None:
+        self.milestones.setdefault(name, round(self.clock.now() - self.started_at, 3))
+
     async def _start_when_ready(self) -> None:
         deadline = self.clock.now() + self.options.ready_timeout_s
         while not self.core.ready:
+            if self.link.connected:
+                self._mark("connected")
+            if self.core.state is not None:
+                self._mark("state")
             if self.core.mismatch:
                 raise VenueRefused(
                     "a different show from the conductor's:\n  " + "\n  ".join(self.core.mismatch)
@@ -160,11 +196,13 @@ class VenueNode:
                 raise VenueRefused(
                     f"no conductor state and locked timebase within {self.options.ready_timeout_s:g} s"
                 )
-            await self.clock.sleep_until(self.clock.now() + 0.05)
+            await self.clock.sleep_until(self.clock.now() + 0.01)
+        self._mark("state")
         while not self.core.locked(self.clock.now()):
             if self.clock.now() > deadline:
                 raise VenueRefused("the timebase did not lock in time")
-            await self.clock.sleep_until(self.clock.now() + 0.05)
+            await self.clock.sleep_until(self.clock.now() + 0.01)
+        self._mark("locked")
         grid = self.core.grid
         assert grid is not None
         session = VenueSession(
@@ -176,6 +214,7 @@ class VenueNode:
         self.core.submit = session.submit
         self.session = session
         session.start()
+        self._mark("playing")
         _log.info("%s playing (joined at %s)", self.core.venue, self.core.state)
 
     async def run(self) -> None:

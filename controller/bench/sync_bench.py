@@ -1,0 +1,208 @@
+"""L8 sync benchmark: how well venues in different "cities" stay in lockstep, measured on the wire.
+
+One rehearsal per priority mode (`simulator.cluster.Cluster`, real processes): a private
+mosquitto, the conductor, the show's venues, the first on a clean path and the others
+behind WAN links (RTT, one-sided jitter), each on a simulated clock offset by hundreds of
+milliseconds and drifting by tens of ppm. Figures:
+- convergence: process start to a locked timebase, per venue;
+- estimator error: the venue's estimate of shared time minus the truth (known, because the
+  clocks are simulated on one host), sampled twice a second after convergence;
+- wire skew: each venue's `--tap` frames, timestamped by the kernel in a capture process,
+  paired across venues (p50 / p99 / max of |skew|, missing and bunched frames);
+- late join: a venue killed mid-show and started again: spawn to its first frame on the
+  wire, and the skew of its frames from then on;
+- broker outage: the broker killed for `outage_s`; frames missed and the skew at the end
+  of the outage (the holdover drift), then the time to lock again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controller.clock import MonotonicClock, utc_anchor
+from simulator.cluster import Cluster, VenueSetup, all_locked
+
+__all__ = ["SyncBenchOptions", "bench_sync", "sync_table"]
+
+_clock = MonotonicClock()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncBenchOptions:
+    show: Path
+    venues: tuple[str, ...]
+    rtt_ms: float = 100.0
+    jitter_ms: float = 20.0
+    offset_ms: float = 500.0
+    drift_ppm: float = 50.0
+    seconds: float = 30.0  # wire-skew window
+    outage_s: float = 60.0
+    modes: tuple[str, ...] = ("rt", "normal")
+    output: str = "null"
+
+
+def _setups(opts: SyncBenchOptions, rt: bool) -> list[VenueSetup]:
+    setups = []
+    for i, venue in enumerate(opts.venues):
+        sign = 1.0 if i % 2 == 0 else -1.0
+        link = "" if i == 0 else f"rtt={opts.rtt_ms:g}ms,jitter={opts.jitter_ms:g}ms"
+        setups.append(VenueSetup(
+            venue=venue, output=opts.output, link=link,
+            clock_offset_ms=sign * opts.offset_ms * (1.0 if i else 0.5),
+            clock_drift_ppm=sign * opts.drift_ppm, extra=("--rt",) if rt else (),
+        ))  # fmt: skip
+    return setups
+
+
+def _now_utc() -> float:
+    return _clock.now() + utc_anchor()
+
+
+def _late_join(night: Cluster, venue: str) -> dict[str, Any]:
+    night.kill(f"venue-{venue}")
+    spawned = _now_utc()
+    night.start_venue(venue)
+    wire = night.measure(10.0, keep_series=True)
+    series = wire.get("series", {}).get(venue) or []
+    pair = next(
+        (
+            p
+            for p in (wire.get("skew") or {}).get("pairs", [])
+            if venue in (p["venue"], p["reference"])
+        ),
+        None,
+    )
+    return {
+        "venue": venue,
+        "first_frame_after_spawn_s": round(wire["epoch_s"] + series[0] - spawned, 3)
+        if series
+        else None,
+        "skew_ms": None if pair is None else pair["skew_ms"],
+    }
+
+
+def _outage(night: Cluster, opts: SyncBenchOptions) -> dict[str, Any]:
+    before = night.measure(5.0)
+    night.kill("broker")
+    during = night.measure(opts.outage_s)
+    night.start_broker()
+    restored = _clock.now()
+    night.wait_for("locked again", lambda s: all_locked(s, opts.venues), 60.0)
+    after = night.measure(5.0)
+    skew = during.get("skew") or {}
+    return {
+        "seconds": opts.outage_s,
+        "missing_frames": {
+            v: skew.get("venues", {}).get(v, {}).get("missing") for v in opts.venues
+        },
+        "skew_before_ms": (before.get("skew") or {}).get("overall", {}).get("skew_ms"),
+        "skew_during_ms": skew.get("overall", {}).get("skew_ms"),
+        "skew_after_ms": (after.get("skew") or {}).get("overall", {}).get("skew_ms"),
+        "relock_s": round(_clock.now() - restored, 3),
+    }
+
+
+def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]:
+    started = _clock.now()
+    with Cluster(show=opts.show, workdir=workdir, venues=_setups(opts, rt)) as night:
+        night.wait_for("every venue locked", lambda s: all_locked(s, opts.venues), 120.0)
+        locked_all_s = _clock.now() - started
+        night.cmd("arm", force=True)
+        night.cmd("go", at="+2")
+        _clock.wait_until(_clock.now() + 3.0)
+        wire = night.measure(opts.seconds)
+        late = _late_join(night, opts.venues[-1])
+        outage = _outage(night, opts) if opts.outage_s > 0 else None
+    reports = night.reports
+    late["milestones_s"] = reports.get(late["venue"], {}).get("join")
+    return {
+        "mode": "SCHED_FIFO (--rt)" if rt else "normal priority",
+        "all_locked_after_start_s": round(locked_all_s, 3),
+        "venues": {
+            v: {
+                "frames_dropped": reports.get(v, {}).get("frames_dropped"),
+                "realtime": reports.get(v, {}).get("realtime"),
+                "timebase": reports.get(v, {}).get("timebase"),
+            }
+            for v in opts.venues
+        },
+        "wire": wire.get("skew"),
+        "late_join": late,
+        "broker_outage": outage,
+    }
+
+
+def bench_sync(opts: SyncBenchOptions, workdir: Path | None = None) -> dict[str, Any]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="citypulse-bench-sync-") as tmp:
+        base = workdir or Path(tmp)
+        for mode in opts.modes:
+            results.append(_one_mode(opts, mode == "rt", base / mode))
+    return {
+        "show": str(opts.show),
+        "venues": list(opts.venues),
+        "link": {"rtt_ms": opts.rtt_ms, "one_sided_jitter_ms": opts.jitter_ms},
+        "clocks": {"offset_ms": opts.offset_ms, "drift_ppm": opts.drift_ppm},
+        "runs": results,
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict) and "p99" in value:
+        return f"{value.get('p50', 0):.3f} / {value['p99']:.3f} / {value.get('max', 0):.3f}"
+    return str(value)
+
+
+def sync_table(result: dict[str, Any]) -> str:
+    head = (
+        f"bench sync: {result['show']}, venues {', '.join(result['venues'])}; links RTT "
+        f"{result['link']['rtt_ms']:g} ms, one-sided jitter {result['link']['one_sided_jitter_ms']:g} ms; "
+        f"clocks +-{result['clocks']['offset_ms']:g} ms, +-{result['clocks']['drift_ppm']:g} ppm"
+    )
+    lines = [head]
+    for run in result["runs"]:
+        lines.append(
+            f"\n{run['mode']}: every venue locked {run['all_locked_after_start_s']:.1f} s after start"
+        )
+        lines.append(
+            "  venue        locked after s  estimator err p50/p99/max ms  map err p99 ms  dropped"
+        )
+        for venue, v in run["venues"].items():
+            truth = (v["timebase"] or {}).get("truth") or {}
+            lines.append(
+                f"  {venue:<12} {_fmt(truth.get('locked_after_s')):>14}  "
+                f"{_fmt(truth.get('estimate_error_ms')):>28}  "
+                f"{_fmt((truth.get('map_error_ms') or {}).get('p99')):>13}  {_fmt(v['frames_dropped'])}"
+            )
+        wire = run["wire"] or {}
+        overall = wire.get("overall", {})
+        lines.append(
+            f"  wire skew p50/p99/max ms: {_fmt(overall.get('skew_ms'))} over {overall.get('frames')} frames"
+        )
+        late = run["late_join"]
+        lines.append(
+            f"  late join ({late['venue']}): first frame {late['first_frame_after_spawn_s']} s after "
+            f"the process started; its skew {_fmt(late['skew_ms'])} ms; after the show loaded "
+            f"(seconds): {late.get('milestones_s')}"
+        )
+        outage = run["broker_outage"]
+        if outage:
+            lines.append(
+                f"  broker outage {outage['seconds']:g} s: missing frames {outage['missing_frames']}; skew "
+                f"during {_fmt(outage['skew_during_ms'])} ms, after {_fmt(outage['skew_after_ms'])} ms; "
+                f"relocked in {outage['relock_s']} s"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def default_venues(show: Path) -> Sequence[str]:
+    from controller.render.effects import default_registry
+    from controller.show.load import load_show
+
+    return tuple(load_show(show, default_registry()).show.venues)
