@@ -146,7 +146,7 @@ def run_ceremony(opts: CeremonyOptions, progress: Progress, workdir: Path) -> di
                     "link": v.link or "direct",
                     "clock_offset_ms": v.clock_offset_ms,
                     "clock_drift_ppm": v.clock_drift_ppm,
-                },  # fmt: skip
+                },
                 "report": reports.get(name, {}),
             }
             for name, v in ((v.venue, v) for v in opts.venues)
