@@ -12,6 +12,8 @@ Every node keeps one. A line records what became of a command at this node:
   never reads a clock.
 - Issuer, id and kind of a rejected envelope are what it *claims* (unverified, clipped to
   200 characters); JSON escaping keeps any text on its one line.
+- `origin`, last and only when known, is who asked, as the command says (`cli`,
+  `console:<user>`): the conductor writes it, so its log names the operator.
 
 Durability: the file is opened `O_APPEND` (never truncated, each write lands at the end even
 with several writers), a line is handed to the kernel in a single `write` call (so a killed
@@ -102,6 +104,7 @@ class AuditLog:
         reason: str | None = None,
         detail: str | None = None,
         exec_at: float | None = None,
+        origin: str | None = None,
     ) -> None:
         """Append one line and fsync it.
 
@@ -123,6 +126,8 @@ class AuditLog:
             "detail": _clip(detail, _DETAIL_CHARS),
             "exec_at": _time(exec_at),
         }
+        if origin is not None:
+            line["origin"] = _clip(origin, _TEXT_CHARS)
         data = (json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
         with self._lock:
             if self._fd is None:

@@ -166,8 +166,10 @@ class ConductorCore:
                        command_id=claims.command_id, kind=claims.kind,
                        reason=str(exc.reason_code), detail=exc.message)  # fmt: skip
             return [self._result(claims.command_id, False, f"{exc.reason_code}: {exc.message}")]
+        origin = verified.command.get("origin")
+        origin = origin if isinstance(origin, str) else None  # who asked: `console:<user>`
         self.audit("received", local_time=None, shared_time=now, issuer=verified.issuer,
-                   command_id=verified.command_id, kind=verified.kind)  # fmt: skip
+                   command_id=verified.command_id, kind=verified.kind, origin=origin)  # fmt: skip
         try:
             command = Command.from_dict(verified.command)
             exec_at = self._exec_at(command, now)
@@ -175,7 +177,7 @@ class ConductorCore:
         except CommandError as exc:
             self.audit("rejected", local_time=None, shared_time=now, issuer=verified.issuer,
                        command_id=verified.command_id, kind=verified.kind, reason="refused",
-                       detail=str(exc))  # fmt: skip
+                       detail=str(exc), origin=origin)  # fmt: skip
             return [self._result(verified.command_id, False, str(exc))]
         scheduled = Command(
             kind=command.kind, args=command.args, id=command.id,
@@ -184,7 +186,8 @@ class ConductorCore:
         self._pending.append((self.tick_for(exec_at), self._order, scheduled))
         self._order += 1
         self.audit("accepted", local_time=None, shared_time=now, issuer=verified.issuer,
-                   command_id=command.id, kind=command.kind.value, exec_at=exec_at)  # fmt: skip
+                   command_id=command.id, kind=command.kind.value, exec_at=exec_at,
+                   origin=command.origin)  # fmt: skip
         envelope = sign(scheduled.as_dict(), self.issuer, self._key, now, EXEC_TTL_S, new_nonce())
         return [
             Publish(self.topics.cmd_exec, envelope),
@@ -246,6 +249,7 @@ class ConductorCore:
             self.audit("executed", local_time=local, shared_time=self.epoch + at / self.show.fps,
                        issuer=command.origin.split(":")[0], command_id=command.id,
                        kind=command.kind.value, exec_at=command.exec_at,
+                       origin=command.origin.partition(":")[2] or None,
                        detail=result.message if result.accepted else f"refused: {result.message}")  # fmt: skip
         self.playback.update(tick)
         version = self.playback.version
