@@ -206,6 +206,9 @@ ROWS: list[Row] = [
     ("bench-render-at", lambda _: ["bench", "render", "--show", "", "--at", "inf"], "--at"),
     ("bench-output-seconds", lambda _: ["bench", "output", "--seconds", "nan"], "--seconds"),
     ("bench-output-timing", lambda _: ["bench", "output", "--timing-universes", "0"], "--timing-universes"),
+    ("bench-sync-show", lambda p: ["bench", "sync", "--show", str(p.fifo)], "--show"),
+    ("bench-sync-rtt", lambda _: ["bench", "sync", "--show", M, "--rtt-ms", "nan"], "--rtt-ms"),
+    ("bench-sync-one-venue", lambda _: ["bench", "sync", "--show", M], "--show"),
     # bus
     ("bus-show-fifo", lambda p: ["bus", "init", str(p.fifo), str(p.tmp / "bus")], "error[Y003]: not a regular file (a FIFO)"),
     ("bus-dir-no-parent", lambda p: ["bus", "init", M, str(p.no_dir / "bus")], "DIR"),
@@ -220,6 +223,11 @@ ROWS: list[Row] = [
     ("conductor-duration-nan", lambda p: ["conductor", M, "--credentials", str(p.missing), "--duration", "nan"], "--duration"),
     ("cmd-timeout-inf", lambda p: ["cmd", "go", "--credentials", str(p.missing), "--timeout", "inf"], "--timeout"),
     ("cmd-credentials-dev-zero", lambda _: ["cmd", "go", "--credentials", "/dev/zero"], "error[K101]: not a regular file (a character device)"),
+    # the three-city demo
+    ("demo-show-fifo", lambda p: ["demo", "--show", str(p.fifo)], "--show"),
+    ("demo-seconds-short", lambda _: ["demo", "--show", M, "--seconds", "5"], "--seconds"),
+    ("demo-out-no-parent", lambda p: ["demo", "--show", M, "--out", str(p.no_dir / "out")], "--out"),
+    ("demo-broker-without-deployment", lambda _: ["demo", "--show", M, "--broker", "mqtt://127.0.0.1:1"], "--broker"),
     # argparse's own refusals keep the same shape
     ("schema-kind", lambda _: ["schema", "bogus"], "kind"),
 ]  # fmt: skip
