@@ -18,11 +18,14 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from controller.outputs import mmsg
 from controller.outputs.artnet_node import ArtNetNode
 from controller.outputs.base import DatagramSink, OutputStats
+from controller.outputs.mmsg import SendBatch
 from controller.outputs.routing import DEFAULT_PORTS, Route, describe_wire
+from controller.outputs.udp import UdpSink
 from controller.protocols import artnet, sacn
-from controller.protocols.datagram import Burst, Datagram
+from controller.protocols.datagram import Burst, Datagram, UniverseStream
 from controller.show.rig import Protocol, directed_broadcast
 
 __all__ = [
@@ -112,26 +115,85 @@ class DatagramOutput:
 
 
 class _SyncedOutput(DatagramOutput):
-    """Data at `stage`, the sync packet held for `commit` (see the module docstring)."""
+    """Data at `stage`, the sync packet held for `commit` (see the module docstring).
+
+    On a UDP socket to IPv4 destinations the data leaves in batches (sendmmsg, see
+    `controller.outputs.mmsg`) straight from the sender's packet buffer; elsewhere (the
+    simulator, IPv6) datagram by datagram.
+    """
+
+    sender: UniverseStream
 
     def __init__(
         self, *, name: str, route: Route, rows: NDArray[np.intp], sink: DatagramSink
     ) -> None:
         super().__init__(name=name, route=route, rows=rows, sink=sink)
         self._at_deadline: list[Datagram] = []
+        self._rows_at_deadline: NDArray[np.intp] | None = None
+        self._batch: SendBatch | None = None
+        self._batched: bool | None = None  # decided at the first stage
+        first = int(rows[0]) if len(rows) else 0
+        contiguous = np.array_equal(rows, np.arange(first, first + len(rows)))
+        self._span = slice(first, first + len(rows)) if contiguous else None
 
     def _encode(self, now: float, dmx: NDArray[np.uint8]) -> Burst:
-        raise NotImplementedError
+        self._load(dmx)
+        return self.sender.burst(now)
+
+    def _load(self, dmx: NDArray[np.uint8]) -> None:
+        """Stage this output's universes of the venue's DMX (a view when they are in a row)."""
+        self.sender.stage_array(dmx[self._span] if self._span is not None else dmx[self.rows])
+
+    def _extra(self, now: float) -> list[Datagram]:
+        """Datagrams due besides the universe data (sACN universe discovery)."""
+        return []
+
+    def _send_batch(self) -> SendBatch | None:
+        if self._batched is None:
+            stream = self.sender
+            self._batched = (
+                isinstance(self.sink, UdpSink)
+                and mmsg.available()
+                and all(mmsg.ipv4(d) for d in stream.destinations)
+            )
+            if self._batched:
+                self._batch = SendBatch(stream.packets, stream.destinations)
+        return self._batch
+
+    def _send_rows(self, batch: SendBatch, rows: NDArray[np.intp]) -> None:
+        assert isinstance(self.sink, UdpSink)
+        errors = self.sink.errors
+        self.sink.send_batch(batch, None if len(rows) == batch.rows else rows)
+        self._stats.packets += len(rows)
+        self._stats.bytes += len(rows) * self.sender.packets.shape[1]
+        if self.sink.errors > errors:
+            self._errors += self.sink.errors - errors
+            self._last_error = self.sink.last_error
 
     def stage(self, now: float, dmx: NDArray[np.uint8], *, deadline: float | None = None) -> None:
-        burst = self._encode(now, dmx)
-        if burst.sync:
-            self._emit(burst.data)
-            self._at_deadline = burst.sync
-        else:  # no sync on this route: the data itself goes at the deadline
-            self._at_deadline = burst.data
+        batch = self._send_batch()
+        if batch is None:
+            burst = self._encode(now, dmx)
+            if burst.sync:
+                self._emit(burst.data)
+                self._at_deadline = burst.sync
+            else:  # no sync on this route: the data itself goes at the deadline
+                self._at_deadline = burst.data
+            return
+        self._load(dmx)
+        rows, sync = self.sender.due_rows(now)
+        extra = self._extra(now)
+        if sync:
+            self._send_rows(batch, rows)
+            self._emit(extra)
+            self._at_deadline, self._rows_at_deadline = sync, None
+        else:
+            self._at_deadline, self._rows_at_deadline = extra, rows
 
     def commit(self, now: float) -> None:
+        if self._rows_at_deadline is not None and self._batch is not None:
+            self._send_rows(self._batch, self._rows_at_deadline)
+            self._rows_at_deadline = None
         self._emit(self._at_deadline)
         self._at_deadline = []
         self._stats.frames += 1
@@ -183,10 +245,6 @@ class ArtNetOutput(_SyncedOutput):
         if node is not None:
             node.add(wire)
 
-    def _encode(self, now: float, dmx: NDArray[np.uint8]) -> Burst:
-        self.sender.stage_array(dmx[self.rows])
-        return self.sender.burst(now)
-
     def poll(self, now: float) -> None:
         self._emit(self.sender.poll(now))
         if self.node is not None:
@@ -213,6 +271,8 @@ def _utf8_prefix(text: str, size: int) -> str:
 class SacnOutput(_SyncedOutput):
     """Every sACN route of one priority: one source (CID), one sync universe, one sync
     packet per frame after all the data packets."""
+
+    sender: sacn.SacnSender
 
     def __init__(
         self,
@@ -246,9 +306,8 @@ class SacnOutput(_SyncedOutput):
             mode="constant",
         )
 
-    def _encode(self, now: float, dmx: NDArray[np.uint8]) -> Burst:
-        self.sender.stage_array(dmx[self.rows])
-        return self.sender.burst(now)
+    def _extra(self, now: float) -> list[Datagram]:
+        return self.sender.discovery(now)
 
     def poll(self, now: float) -> None:
         self._emit(self.sender.poll(now))

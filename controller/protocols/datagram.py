@@ -209,6 +209,23 @@ class UniverseStream:
         rows = self._schedule.due(now)
         return Burst(self._emit(rows), self._sync() if rows.size else [])
 
+    def due_rows(self, now: float) -> tuple[NDArray[np.intp], list[Datagram]]:
+        """`burst(now)` without copying the data out: the rows due, their sequences
+        advanced (datagram i is `packets[i]` to `destinations[i]`), and the sync packet."""
+        rows = self._schedule.due(now)
+        sequences = self._batch.sequences
+        sequences[rows] = self._next_sequence(sequences[rows])
+        return rows, self._sync() if rows.size else []
+
+    @property
+    def packets(self) -> NDArray[np.uint8]:
+        """The preallocated packets, one row per universe (rewritten by every stage)."""
+        return self._batch.packets
+
+    @property
+    def destinations(self) -> tuple[tuple[str, int], ...]:
+        return self._destinations
+
     def frame(self, now: float, universes: Mapping[int, DmxData]) -> list[Datagram]:
         """`stage` then `burst`, in wire order (for callers that send everything at once)."""
         self.stage(universes)
