@@ -76,7 +76,7 @@ class VenueSession:
         self.engine = Engine(
             plan=plan, patch=job.patch, playback=self.playback, outputs=outputs, grid=self.grid
         )
-        self.started_at = now
+        self.started_at: float | None = None  # the first frame's delivery: --duration counts from it
         self._held_since: float | None = None
         self._auto_go_sent: int | None = None  # playback version the last auto-go answered
         for command in self._opening(start):
@@ -112,6 +112,8 @@ class VenueSession:
         opts = self.options
         if snap.state is PlayState.ENDED:
             return True
+        if self.started_at is None:
+            self.started_at = now
         if opts.duration is not None and now - self.started_at >= opts.duration - 1e-9:
             return True
         if snap.state is PlayState.HELD and opts.auto_go:
