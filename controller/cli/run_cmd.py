@@ -18,6 +18,7 @@ from typing import Any
 from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue, resolve_time
 from controller.cli.run_session import RunOptions, open_session, summary
+from controller.cli.shard_worker import add_shards_argument, check_shards, run_sharded
 from controller.runtime.session import SessionOptions, VenueSession
 
 __all__ = ["register"]
@@ -80,6 +81,7 @@ def register(sub: Any) -> None:
         "/hold, /resume (no arguments), /blackout [0|1|T|F] (none: on), /master 0..1, /goto CUE",
     )
     add_tap_argument(p)
+    add_shards_argument(p)
     p.add_argument("--json", action="store_true", help="print the final statistics as JSON")
     p.set_defaults(handler=run)
 
@@ -145,6 +147,8 @@ def _options(args: argparse.Namespace) -> RunOptions:
 
 def run(args: argparse.Namespace) -> int:
     options = _options(args)
+    if check_shards(args) > 1:  # processes on one frame grid: controller.runtime.shards
+        return _report(args, run_sharded(args, options.session), options)
     job = load_venue(args.show, args.venue)
     start = resolve_time(args.start, job.loaded, "--from") if args.start else None
     holds = [c.name for c in job.plan.cues if c.hold and (start is None or c.t > start)]
@@ -184,6 +188,10 @@ def run(args: argparse.Namespace) -> int:
         report["simulator"] = sim_stats
     if osc is not None:
         report["osc_in"] = osc.summary()
+    return _report(args, report, options)
+
+
+def _report(args: argparse.Namespace, report: dict[str, Any], options: RunOptions) -> int:
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

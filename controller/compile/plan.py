@@ -10,6 +10,8 @@ its scratch buffers and effect state, so a plan serves one `render` call at a ti
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from controller.show.twin import Twin
 __all__ = ["CompiledClip", "CueMark", "VenuePlan", "compile_venue", "home_frame"]
 
 F32 = NDArray[np.float32]
+I64 = NDArray[np.int64]
 Selection = slice | NDArray[np.int32]
 PREMULTIPLIED = (Attribute.RED, Attribute.GREEN, Attribute.BLUE)
 
@@ -134,37 +137,77 @@ def _as_selection(index: NDArray[np.int32]) -> Selection:
 
 
 def _context(
-    table: ElementTable, index: NDArray[np.int32], seed: int, fps: float, base: Path
+    table: ElementTable,
+    index: NDArray[np.int32],
+    seed: int,
+    fps: float,
+    base: Path,
+    inside: NDArray[np.bool_] | None = None,
 ) -> EffectContext:
+    """What the effect sees of target `index`; with `inside`, only of those elements (a
+    shard), with the selection-wide facts (`ids`, `extent`, order) of the whole target."""
     fixtures = table.fixture[index]
     _, local = np.unique(fixtures, return_inverse=True)
     n = len(index)
     order = (np.arange(n, dtype=np.float32) / max(n - 1, 1)).astype(np.float32)
+    ids: NDArray[np.int64] | None = None
+    extent: F32 | None = None
+    if inside is not None:
+        extent = table.positions[index]
+        ids = np.flatnonzero(inside).astype(np.int64)
+        index, fixtures, order, local = index[ids], fixtures[ids], order[ids], local[ids]
     return EffectContext(
-        n=n,
+        n=len(index),
         positions=table.positions[index],
         order=order,
         fixture_index=local.astype(np.int32),
-        n_fixtures=int(local.max()) + 1 if n else 0,
+        n_fixtures=int(local.max()) + 1 if len(local) else 0,
         rotations=table.rotations[fixtures],
         pan_range_deg=table.pan_range[fixtures],
         tilt_range_deg=table.tilt_range[fixtures],
         seed=seed,
         fps=fps,
         base_dir=base,
+        ids=ids,
+        extent=extent,
     )
 
 
-def compile_venue(loaded: LoadedShow, venue: str) -> VenuePlan:
-    """Compile the show for one venue.
+def _restrict(twin: Twin, table: ElementTable, fixtures: Sequence[int]) -> tuple[Twin, I64]:
+    """The twin with only `fixtures` (indices, ascending), and each full-venue element's
+    index in it (-1 for elements of the other fixtures)."""
+    kept = sorted(set(fixtures))
+    sub = dataclasses.replace(twin, fixtures=tuple(twin.fixtures[i] for i in kept))
+    remap = np.full(table.n, -1, np.int64)
+    at = 0
+    for i in kept:
+        first, count = int(table.first[i]), int(table.count[i])
+        remap[first : first + count] = np.arange(at, at + count)
+        at += count
+    return sub, remap
+
+
+def compile_venue(
+    loaded: LoadedShow, venue: str, *, fixtures: Sequence[int] | None = None
+) -> VenuePlan:
+    """Compile the show for one venue, or for `fixtures` of it (indices into its twin's
+    fixtures: a shard, see `controller.runtime.shards`).
+
+    A shard's plan holds only those fixtures (its twin, elements and frames), yet each of
+    its elements renders exactly as in the whole venue: targets are chosen, and effects
+    prepared, over the whole venue.
 
     Raises:
         ShowValidationError: a clip's media cannot be loaded (located at the clip).
         KeyError: `venue` is not one of the show's venues.
     """
-    twin = loaded.venues[venue]
+    whole = loaded.venues[venue]
     entry = loaded.show.venues[venue]
-    table = build_elements(twin)
+    whole_table = build_elements(whole)
+    twin, table, remap = whole, whole_table, None
+    if fixtures is not None:
+        twin, remap = _restrict(whole, whole_table, fixtures)
+        table = build_elements(twin)
     base = Path(loaded.path).parent
     disabled = set(entry.disable_tracks)
     clips: list[CompiledClip] = []
@@ -172,10 +215,17 @@ def compile_venue(loaded: LoadedShow, venue: str) -> VenuePlan:
     for rc in loaded.clips:
         if venue not in rc.venues or rc.track in disabled:
             continue
-        index = select(rc.target, twin, table)
+        index = select(rc.target, whole, whole_table)
+        inside = None
+        if remap is not None:
+            inside = remap[index] >= 0
+            if not inside.any():
+                continue
         if len(index) == 0:
             continue
-        ctx = _context(table, index, rc.seed, loaded.show.fps, base)
+        ctx = _context(whole_table, index, rc.seed, loaded.show.fps, base, inside)
+        if remap is not None:
+            index = remap[index[inside]].astype(np.int32)
         impl = rc.effect.impl
         assert isinstance(impl, EffectImpl)
         try:

@@ -40,6 +40,21 @@ class EffectContext:
     seed: int
     fps: float
     base_dir: Path  # for files named in parameters (images)
+    # A shard of a venue renders only part of a target (`compile_venue(..., fixtures=)`):
+    # `ids` are the elements' places in the WHOLE selection (0..), and `extent` its
+    # positions; effects normalise over `extent` and hash `ids`, so every element looks
+    # the same whichever shard renders it. Unsharded: ids = arange(n), extent = positions.
+    ids: NDArray[np.int64] | None = None
+    extent: F32 | None = None
+
+    @property
+    def element_ids(self) -> NDArray[np.int64]:
+        return np.arange(self.n, dtype=np.int64) if self.ids is None else self.ids
+
+    @property
+    def selection_positions(self) -> F32:
+        """Positions of every element of the target (not only the ones rendered here)."""
+        return self.positions if self.extent is None else self.extent
 
 
 class ClipRenderer(Protocol):

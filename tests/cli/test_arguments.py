@@ -162,6 +162,8 @@ ROWS: list[Row] = [
     ("run-duration-inf", lambda _: ["run", M, "--output", "sim", "--virtual", "--go", "--duration", "inf"], "--duration"),
     ("run-hold-wait-nan", lambda _: ["run", M, *SIM, "--hold-wait", "nan"], "--hold-wait"),
     ("run-osc-in", lambda _: ["run", M, *SIM, "--osc-in", "70000"], "--osc-in"),
+    ("run-shards-zero", lambda _: ["run", M, "--go", "--shards", "0"], "--shards"),
+    ("run-shards-virtual", lambda _: ["run", M, *SIM, "--shards", "2"], "--shards"),
     # simulate
     ("simulate-show-fifo", lambda p: ["simulate", str(p.fifo), "--duration", "1"], "SHOW"),
     ("simulate-host-empty", lambda _: ["simulate", M, "--host", "", "--duration", "1"], "--host"),

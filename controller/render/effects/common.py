@@ -110,11 +110,15 @@ def axis_coordinate(ctx: EffectContext, axis: str, origin: tuple[float, ...] = (
     """Each element's coordinate along `axis`, normalised to 0..1 over the selection."""
     if axis == "order":
         return ctx.order.copy()
-    if axis == "distance":
-        raw = np.linalg.norm(ctx.positions[:, :2] - np.asarray(origin[:2], np.float32), axis=1)
-    else:
-        raw = ctx.positions[:, "xyz".index(axis)]
-    lo, hi = float(raw.min(initial=0.0)), float(raw.max(initial=0.0))
+
+    def along(positions: F32) -> F32:
+        if axis == "distance":
+            centre = np.asarray(origin[:2], np.float32)
+            return np.asarray(np.linalg.norm(positions[:, :2] - centre, axis=1), np.float32)
+        return positions[:, "xyz".index(axis)]
+
+    raw, whole = along(ctx.positions), along(ctx.selection_positions)
+    lo, hi = float(whole.min(initial=0.0)), float(whole.max(initial=0.0))
     span = hi - lo
     if span <= 1e-9:
         return np.zeros(ctx.n, np.float32)

@@ -42,7 +42,7 @@ class Sparkle:
     """
 
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
-        ids = np.arange(ctx.n, dtype=np.int64)
+        ids = ctx.element_ids
         offset = hash01(ids, seed=ctx.seed)
         key = ((ids * 73856093) ^ ((ctx.seed * 19349663) & 0x7FFFFFFF)).astype(np.int32)
         x = np.empty(ctx.n, np.float32)
@@ -155,7 +155,8 @@ class Fire:
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
         u, v = _noise_field(ctx, params["scale"].at(0.0)[0])
         z = ctx.positions[:, 2]
-        zmin, zmax = float(z.min(initial=0.0)), float(z.max(initial=0.0))
+        whole = ctx.selection_positions[:, 2]
+        zmin, zmax = float(whole.min(initial=0.0)), float(whole.max(initial=0.0))
         height = ((z - zmin) / max(zmax - zmin, 1e-6)).astype(np.float32)
         stops = _FIRE_STOPS
         last = len(stops) - 1

@@ -1,0 +1,202 @@
+"""L8 `--shards N`: the shard process, and `citypulse run` played by shards.
+
+A shard process (`main`) loads the show, compiles and patches only its fixtures, opens
+only its outputs, and plays them on the venue's frame grid; commands and the stop come
+from the coordinator (`controller.runtime.shard_session.ShardedSession`) over a pipe, and
+its figures go back the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from controller.cli.common import ArgumentError
+from controller.clock import Clock, MonotonicClock, wall_minus_monotonic
+from controller.outputs.factory import build_outputs, udp_sinks
+from controller.outputs.routing import plan_routes
+from controller.render.effects import default_registry
+from controller.runtime.commands import Command, CommandKind
+from controller.runtime.grid import FrameGrid, LocalGrid
+from controller.runtime.job import pick_venue, resolve_time
+from controller.runtime.session import SessionOptions, VenueSession
+from controller.runtime.shard_grid import BoardGrid, MapBoard
+from controller.runtime.shard_session import ShardedSession, ShardSpec
+from controller.runtime.shards import (
+    MAX_SHARDS,
+    partition,
+    restrict_routes,
+    shard_job,
+    source_suffix,
+)
+from controller.show.load import load_show
+from controller.show.rig import Protocol
+
+__all__ = ["add_shards_argument", "check_shards", "main", "run_sharded", "shard_specs"]
+
+STATS_PERIOD_S = 0.1
+BOARD_WAIT_S = 30.0
+READY_WAIT_S = 60.0
+
+
+def add_shards_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shards", type=int, default=1, metavar="N",
+        help="split the venue into N processes, each compiling, rendering and sending a "
+        "share of its universes on the one frame grid (default 1: one process)",
+    )  # fmt: skip
+
+
+def check_shards(args: argparse.Namespace) -> int:
+    """`--shards` checked: 1..64; more than one needs real outputs in real time."""
+    n = args.shards
+    if not isinstance(n, int) or not 1 <= n <= MAX_SHARDS:
+        raise ArgumentError("--shards", f"{n!r} out of range 1..{MAX_SHARDS}")
+    if n > 1:
+        if getattr(args, "virtual", False):
+            raise ArgumentError("--shards", "shards play in real time (not with --virtual)")
+        if args.output == "sim":
+            raise ArgumentError("--shards", "the simulator takes one process (--output sim)")
+        for option in ("osc_in", "record", "preview", "tap"):
+            if getattr(args, option, None) is not None:
+                flag = "--" + option.replace("_", "-")
+                raise ArgumentError("--shards", f"cannot be combined with {flag}")
+    return int(n)
+
+
+# -- the shard process ----------------------------------------------------------------------
+def main(spec: ShardSpec, conn: Connection) -> None:
+    """Entry point of a shard process (spawned by `ShardedSession`)."""
+    try:
+        _play(spec, conn)
+    except BaseException as exc:  # reported to the coordinator, never silently lost
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _grid(spec: ShardSpec, clock: Clock) -> FrameGrid:
+    if spec.board is None:
+        return LocalGrid(epoch=spec.epoch, fps=spec.fps)
+    grid = BoardGrid(epoch=spec.epoch, fps=spec.fps, board=MapBoard(spec.board))
+    waited = clock.now() + BOARD_WAIT_S
+    while not grid.ready:
+        if clock.now() > waited:
+            raise RuntimeError("no clock map from the coordinator")
+        clock.wait_until(clock.now() + 0.01)
+    return grid
+
+
+def _session(spec: ShardSpec, clock: Clock) -> VenueSession:
+    loaded = load_show(Path(spec.show), default_registry())
+    job = shard_job(loaded, spec.venue, spec.universes)
+    protocol = None if spec.output == "rig" else Protocol(spec.output)
+    whole = plan_routes(loaded.venues[spec.venue], protocol=protocol, target=spec.target)
+    routes = restrict_routes(whole, spec.universes)
+    outputs = build_outputs(
+        routes,
+        job.patch.universes,
+        venue=spec.venue,
+        show_name=loaded.show.name + source_suffix(spec.index, spec.count),
+        clock=clock,
+        fps=job.plan.fps,
+        sinks=udp_sinks(spec.interface),
+        venue_plan=(job.plan, job.patch),
+        wall_offset=wall_minus_monotonic(),
+    )
+    return VenueSession(job, spec.session, clock=clock, outputs=outputs, grid=_grid(spec, clock))
+
+
+def _play(spec: ShardSpec, conn: Connection) -> None:
+    clock = MonotonicClock()
+    session = _session(spec, clock)
+    engine = session.engine
+    session.start()
+    started = clock.now() + READY_WAIT_S
+    while engine.statistics().frames_sent == 0:  # ready = playing (warmed up, on the grid)
+        if not session.player.running or clock.now() > started:
+            raise RuntimeError(f"the shard's player did not deliver a frame: {session.report()}")
+        clock.wait_until(clock.now() + 0.005)
+    conn.send(("stats", (engine.statistics(), engine.outcomes())))
+    conn.send(("ready", None))
+    stop_tick: int | None = None
+    next_stats = clock.now()
+    while session.player.running:
+        near = stop_tick is not None and engine.snapshot().tick >= stop_tick - 3
+        if conn.poll(0.002 if near else 0.02):
+            try:
+                kind, payload = conn.recv()
+            except EOFError:  # the coordinator is gone: stop at the next frame
+                session.stop()
+                break
+            if kind == "cmd":
+                session.submit(payload)
+            elif kind == "stop_at":
+                tick = session.grid.tick_for(payload)
+                stop_tick = tick if stop_tick is None else min(stop_tick, tick)
+        if stop_tick is not None and engine.snapshot().tick >= stop_tick - 1:
+            session.stop()  # the stop frame goes out on `stop_tick`, as in every shard
+        now = clock.now()
+        if now >= next_stats:
+            conn.send(("stats", (engine.statistics(), engine.outcomes())))
+            next_stats = now + STATS_PERIOD_S
+    session.finish()
+    conn.send(("stats", (engine.statistics(), engine.outcomes())))
+    conn.send(("report", session.report()))
+
+
+# -- `citypulse run --shards N` ---------------------------------------------------------
+def shard_specs(
+    *, show: Path, venue: str, parts: list[tuple[int, ...]], args: argparse.Namespace,
+    session: SessionOptions, epoch: float, fps: int, board: str | None,
+) -> list[ShardSpec]:  # fmt: skip
+    own = dataclasses.replace(session, arm=False, auto_go=False, duration=None)
+    return [
+        ShardSpec(
+            show=str(show), venue=venue, index=k, count=len(parts), universes=part,
+            output=args.output, target=args.target, interface=args.interface, session=own,
+            epoch=epoch, board=board, fps=fps,
+        )
+        for k, part in enumerate(parts)
+    ]  # fmt: skip
+
+
+def run_sharded(args: argparse.Namespace, session: SessionOptions) -> dict[str, Any]:
+    """Play `citypulse run` as `args.shards` processes; returns the merged report."""
+    from controller.cli.run_cmd import _drive
+
+    loaded = load_show(args.show, default_registry())
+    venue = pick_venue(loaded, args.venue)
+    twin = loaded.venues[venue]
+    protocol = None if args.output == "rig" else Protocol(args.output)
+    try:
+        routes = plan_routes(twin, protocol=protocol, target=args.target)
+    except ValueError as exc:
+        raise ArgumentError("--target", str(exc)) from exc
+    if not routes:
+        raise ArgumentError("--output", f"venue {venue!r} has no outputs in its rig")
+    seek = None
+    if args.start:
+        seek = Command(kind=CommandKind.SEEK, args=(resolve_time(args.start, loaded, "--from"),),
+                       origin="session")  # fmt: skip
+    clock = MonotonicClock()
+    fps = loaded.show.fps
+    parts = partition(twin, args.shards)
+    specs = shard_specs(show=args.show, venue=venue, parts=parts, args=args, session=session,
+                        epoch=clock.now(), fps=fps, board=None)  # fmt: skip
+    sharded = ShardedSession(
+        specs, worker=main, clock=clock, grid=LocalGrid(epoch=specs[0].epoch, fps=fps),
+        options=session, venue=venue,
+    )  # fmt: skip
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    try:
+        sharded.start(seek)
+        _drive(sharded, interactive)  # type: ignore[arg-type]
+    finally:
+        if not sharded.finish():
+            sys.stderr.write("citypulse run: a shard did not stop cleanly\n")
+    return sharded.report()

@@ -1,0 +1,107 @@
+"""L7 one frame grid for every shard of a venue on one machine, without the broker.
+
+A sharded venue's processes all read the same monotonic clock (CLOCK_MONOTONIC is one
+clock per machine), so:
+- alone (`citypulse run --shards N`) every shard plays a `LocalGrid` on the epoch the
+  coordinator chose: frame k is due at the same instant in every process;
+- in lockstep (`citypulse venue --shards N`) the coordinator owns the bus and the
+  timebase, and publishes each clock map it is steered to on a `MapBoard`, a few words of
+  shared memory; every shard's `BoardGrid` computes its deadlines from the current map,
+  exactly as the coordinator's `SharedGrid` would.
+
+The board is a seqlock: the writer makes the version odd, writes the map, makes it even;
+a reader retries until it read one even version on both sides of the map.
+"""
+
+from __future__ import annotations
+
+import math
+from multiprocessing import shared_memory
+
+import numpy as np
+
+from controller.runtime.shared_grid import TrustedClockMap
+from controller.sync.discipline import ClockMap
+
+__all__ = ["BoardGrid", "MapBoard"]
+
+_EPS = 1e-9
+_WORDS = 4  # version, local_at, shared_at, rate
+
+
+class MapBoard:
+    """A clock map in shared memory: one writer (the coordinator), readers in the shards."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self._shm = shared_memory.SharedMemory(name=name, create=name is None, size=8 * _WORDS)
+        self._owner = name is None
+        self._words = np.ndarray((_WORDS,), dtype=np.float64, buffer=self._shm.buf)
+        if self._owner:
+            self._words[:] = 0.0
+
+    @property
+    def name(self) -> str:
+        return self._shm.name
+
+    def publish(self, clock_map: ClockMap | TrustedClockMap) -> None:
+        if isinstance(clock_map, TrustedClockMap):  # shared = local + offset, for ever
+            clock_map = ClockMap(local_at=0.0, shared_at=clock_map.offset_s, rate=0.0)
+        w = self._words
+        version = w[0]
+        w[0] = version + 1.0  # odd: being written
+        w[1], w[2], w[3] = clock_map.local_at, clock_map.shared_at, clock_map.rate
+        w[0] = version + 2.0
+
+    def read(self) -> ClockMap | None:
+        """The current map, or None before the first `publish`."""
+        w = self._words
+        while True:
+            before = float(w[0])
+            local_at, shared_at, rate = float(w[1]), float(w[2]), float(w[3])
+            if before == float(w[0]) and int(before) % 2 == 0:
+                break
+        if before == 0.0:
+            return None
+        return ClockMap(local_at=local_at, shared_at=shared_at, rate=rate)
+
+    def close(self) -> None:
+        del self._words
+        self._shm.close()
+        if self._owner:
+            self._shm.unlink()
+
+
+class BoardGrid:
+    """A `FrameGrid` on shared time whose clock map is read from a `MapBoard` every time."""
+
+    def __init__(self, *, epoch: float, fps: int, board: MapBoard) -> None:
+        self.epoch = epoch
+        self._fps = fps
+        self.board = board
+
+    @property
+    def fps(self) -> int:
+        return self._fps
+
+    @property
+    def ready(self) -> bool:
+        return self.board.read() is not None
+
+    def _map(self) -> ClockMap:
+        current = self.board.read()
+        if current is None:
+            msg = "the coordinator has published no clock map yet"
+            raise RuntimeError(msg)
+        return current
+
+    def time_of(self, tick: int) -> float:
+        return self.epoch + tick / self._fps
+
+    def tick_for(self, grid_time: float) -> int:
+        return math.ceil((grid_time - self.epoch) * self._fps - _EPS * self._fps)
+
+    def deadline(self, tick: int) -> float:
+        return self._map().local(self.time_of(tick))
+
+    def to_grid(self, local: float) -> float:
+        return self._map().shared(local)
