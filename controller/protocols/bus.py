@@ -174,6 +174,9 @@ class VenueStatus(BusModel):
     show_hash_ok: bool | None = None
     outputs_ok: bool | None = None
     updated_at: Seconds | None = None  # shared time
+    join_s: Annotated[float, Field(ge=0.0)] | None = (
+        None  # seconds from reaching the bus to playing
+    )
 
     @classmethod
     def offline(cls, venue: str) -> VenueStatus:

@@ -224,7 +224,9 @@ class VenueCore:
         return command
 
     # -- status --------------------------------------------------------------------------------
-    def status(self, local: float, health: VenueHealth | None) -> tuple[str, bytes]:
+    def status(
+        self, local: float, health: VenueHealth | None, join_s: float | None = None
+    ) -> tuple[str, bytes]:
         tb = self.timebase.snapshot(local)
         snap = health.snapshot if health is not None else None
         shared = self.grid.to_grid(local) if self.grid is not None and self.grid.ready else None
@@ -241,5 +243,6 @@ class VenueCore:
             show_hash_ok=None if self.state is None else not self.mismatch,
             outputs_ok=None if health is None else health.outputs_ok,
             updated_at=shared,
+            join_s=join_s,
         )
         return self.topics.status(self.venue), bus.encode(status)

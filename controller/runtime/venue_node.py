@@ -90,8 +90,10 @@ class VenueNode:
         outputs: Callable[[], list[Output]],
         session_options: SessionOptions,
         options: VenueNodeOptions,
+        session_factory: Callable[..., VenueSession] = VenueSession,
     ) -> None:
         self.job = job
+        self._session_factory = session_factory  # shards: controller.runtime.shard_session
         self.core = core
         self.clock = clock
         self.options = options
@@ -170,7 +172,9 @@ class VenueNode:
     async def _status(self) -> None:
         if self.truth is not None:
             self.truth.sample(self.core, self.clock.now())
-        topic, payload = self.core.status(self.clock.now(), self.health())
+        m = self.milestones
+        join = m["playing"] - m["connected"] if "playing" in m and "connected" in m else None
+        topic, payload = self.core.status(self.clock.now(), self.health(), join)
         await self.link.publish(topic, payload, qos=1, retain=True)
 
     async def _look(self) -> None:
@@ -205,7 +209,7 @@ class VenueNode:
         self._mark("locked")
         grid = self.core.grid
         assert grid is not None
-        session = VenueSession(
+        session = self._session_factory(
             self.job, self._session_options, clock=self.clock, outputs=self._outputs(), grid=grid,
             on_frame=self.looks.on_frame,
         )  # fmt: skip
