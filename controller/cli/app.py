@@ -58,6 +58,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
         bench_cmd,
         bus_cmd,
         conductor_cmd,
+        console_cmd,
         demo_cmd,
         discover_cmd,
         fixtures_cmd,
@@ -84,6 +85,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
     conductor_cmd.register(sub)
     venue_cmd.register(sub)
     operator_cmd.register(sub)
+    console_cmd.register(sub)
     demo_cmd.register(sub)
 
 

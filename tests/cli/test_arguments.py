@@ -225,6 +225,13 @@ ROWS: list[Row] = [
     ("conductor-duration-nan", lambda p: ["conductor", M, "--credentials", str(p.missing), "--duration", "nan"], "--duration"),
     ("cmd-timeout-inf", lambda p: ["cmd", "go", "--credentials", str(p.missing), "--timeout", "inf"], "--timeout"),
     ("cmd-credentials-dev-zero", lambda _: ["cmd", "go", "--credentials", "/dev/zero"], "error[K101]: not a regular file (a character device)"),
+    # the operator console
+    ("console-show-fifo", lambda p: ["console", str(p.fifo), "--credentials", str(p.missing)], "SHOW"),
+    ("console-listen", lambda p: ["console", M, "--credentials", str(p.missing), "--listen", "x"], "--listen"),
+    ("console-listen-public-no-tls", lambda p: ["console", M, "--credentials", str(p.missing), "--listen", "0.0.0.0:8080"], "--listen"),
+    ("console-tls-half", lambda p: ["console", M, "--credentials", str(p.missing), "--tls-cert", str(p.fseq)], "--tls-key"),
+    ("console-add-user-name", lambda p: ["console", M, "--credentials", str(p.missing), "--add-user", "a b"], "--add-user"),
+    ("console-audit-no-dir", lambda p: ["console", M, "--credentials", str(p.missing), "--audit", str(p.no_dir / "a")], "--audit"),
     # the three-city demo
     ("demo-show-fifo", lambda p: ["demo", "--show", str(p.fifo)], "--show"),
     ("demo-seconds-short", lambda _: ["demo", "--show", M, "--seconds", "5"], "--seconds"),
