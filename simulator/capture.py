@@ -10,7 +10,8 @@ frame emission times and `simulator.skew.skew_report` compares the venues.
 
 From a benchmark: `run_capture(ports, seconds)`, or `with CaptureProcess(...) as cap:` when
 the ports are chosen by the kernel (port 0) and must be known before the venues start.
-Series times are seconds after `epoch_s` (a whole Unix second), so they keep nanoseconds.
+Series times are seconds after `epoch_s` (a whole Unix second), so they keep nanoseconds;
+with them come `levels`, each frame's (sum of the DMX bytes held, CRC-32): what it showed.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class WireCapture:
         }
         if keep_series:
             out["series"] = series
+            out["levels"] = {name: venue.levels() for name, venue in self.venues.items()}
         return out
 
 

@@ -77,3 +77,33 @@ def test_other_and_malformed_packets_are_counted_not_timed() -> None:
     assert venue.packets == {"other": 2, "malformed": 3}
     assert venue.source == "none"
     assert venue.times() == []
+
+
+def lit_dmx(port_address: int, value: int) -> bytes:
+    return artnet.encode(artnet.ArtDmx(port_address=port_address, data=bytes([value]) * 512))
+
+
+def test_each_frame_carries_the_level_and_digest_its_sync_latched() -> None:
+    """What receivers show at each sync: the latest data of every universe (a re-send before
+    the sync replaces it, as a blackout heard at delivery does)."""
+    venue = VenueFrames()
+    venue.feed(0.001, lit_dmx(0, 2))
+    venue.feed(0.002, lit_dmx(1, 1))
+    venue.feed(0.003, SYNC)
+    venue.feed(0.026, lit_dmx(0, 2))
+    venue.feed(0.027, lit_dmx(0, 0))  # re-sent dark before the sync
+    venue.feed(0.028, SYNC)
+    venue.feed(0.053, SYNC)  # nothing new: the same latched data
+    levels = venue.levels()
+    assert [level for level, _ in levels] == [3 * 512, 1 * 512, 1 * 512]
+    assert levels[1][1] == levels[2][1] != levels[0][1]
+    assert len(levels) == len(venue.times())
+
+
+def test_without_sync_each_data_frame_carries_its_level() -> None:
+    venue = VenueFrames()
+    for k, value in enumerate((5, 0)):
+        venue.feed(k * 0.025, lit_dmx(0, value))
+        venue.feed(k * 0.025 + 0.001, lit_dmx(1, value))
+    assert venue.source == "data"
+    assert [level for level, _ in venue.levels()] == [10 * 512, 0]
