@@ -12,18 +12,21 @@ import argparse
 import contextlib
 import dataclasses
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from controller.cli.common import ArgumentError
-from controller.clock import Clock, MonotonicClock, wall_minus_monotonic
+from controller.clock import Clock, MonotonicClock, SkewedClock, wall_minus_monotonic
 from controller.outputs.factory import build_outputs, udp_sinks
-from controller.outputs.routing import plan_routes
+from controller.outputs.routing import Route, plan_routes
 from controller.render.effects import default_registry
 from controller.runtime.commands import Command, CommandKind
+from controller.runtime.engine import EngineStats
 from controller.runtime.grid import FrameGrid, LocalGrid
-from controller.runtime.job import pick_venue, resolve_time
+from controller.runtime.job import VenueJob, pick_venue, resolve_time
+from controller.runtime.playback import Playback
 from controller.runtime.session import SessionOptions, VenueSession
 from controller.runtime.shard_grid import BoardGrid, MapBoard
 from controller.runtime.shard_session import ShardedSession, ShardSpec
@@ -34,10 +37,18 @@ from controller.runtime.shards import (
     shard_job,
     source_suffix,
 )
+from controller.runtime.shared_grid import SharedGrid
 from controller.show.load import load_show
 from controller.show.rig import Protocol
 
-__all__ = ["add_shards_argument", "check_shards", "main", "run_sharded", "shard_specs"]
+__all__ = [
+    "add_shards_argument",
+    "check_shards",
+    "main",
+    "run_sharded",
+    "shard_specs",
+    "venue_shards",
+]
 
 STATS_PERIOD_S = 0.1
 BOARD_WAIT_S = 30.0
@@ -62,7 +73,7 @@ def check_shards(args: argparse.Namespace) -> int:
             raise ArgumentError("--shards", "shards play in real time (not with --virtual)")
         if args.output == "sim":
             raise ArgumentError("--shards", "the simulator takes one process (--output sim)")
-        for option in ("osc_in", "record", "preview", "tap"):
+        for option in ("osc_in", "record", "preview"):
             if getattr(args, option, None) is not None:
                 flag = "--" + option.replace("_", "-")
                 raise ArgumentError("--shards", f"cannot be combined with {flag}")
@@ -97,6 +108,11 @@ def _session(spec: ShardSpec, clock: Clock) -> VenueSession:
     protocol = None if spec.output == "rig" else Protocol(spec.output)
     whole = plan_routes(loaded.venues[spec.venue], protocol=protocol, target=spec.target)
     routes = restrict_routes(whole, spec.universes)
+    first = loaded.venues[spec.venue].universes[0]
+    if spec.tap is not None and first in spec.universes:  # as `run --tap`: Art-Net, universe 0
+        host, port = spec.tap
+        routes.append(Route(protocol=Protocol.ARTNET, universes=(first,), wire=(0,), host=host,
+                            port=port))  # fmt: skip
     outputs = build_outputs(
         routes,
         job.patch.universes,
@@ -112,7 +128,10 @@ def _session(spec: ShardSpec, clock: Clock) -> VenueSession:
 
 
 def _play(spec: ShardSpec, conn: Connection) -> None:
-    clock = MonotonicClock()
+    clock: Clock = MonotonicClock()
+    if spec.clock_skew is not None:  # the coordinator's simulated clock (tests, benchmarks)
+        offset, drift, start = spec.clock_skew
+        clock = SkewedClock(clock, offset_s=offset, drift_ppm=drift, start=start)
     session = _session(spec, clock)
     engine = session.engine
     session.start()
@@ -150,16 +169,24 @@ def _play(spec: ShardSpec, conn: Connection) -> None:
 
 
 # -- `citypulse run --shards N` ---------------------------------------------------------
+def tap_target(text: str | None) -> tuple[str, int] | None:
+    from controller.cli.run_cmd import tap_target as checked
+
+    return checked(text)
+
+
 def shard_specs(
     *, show: Path, venue: str, parts: list[tuple[int, ...]], args: argparse.Namespace,
     session: SessionOptions, epoch: float, fps: int, board: str | None,
+    clock_skew: tuple[float, float, float] | None = None,
 ) -> list[ShardSpec]:  # fmt: skip
     own = dataclasses.replace(session, arm=False, auto_go=False, duration=None)
     return [
         ShardSpec(
             show=str(show), venue=venue, index=k, count=len(parts), universes=part,
             output=args.output, target=args.target, interface=args.interface, session=own,
-            epoch=epoch, board=board, fps=fps,
+            epoch=epoch, board=board, fps=fps, clock_skew=clock_skew,
+            tap=tap_target(getattr(args, "tap", None)),
         )
         for k, part in enumerate(parts)
     ]  # fmt: skip
@@ -200,3 +227,43 @@ def run_sharded(args: argparse.Namespace, session: SessionOptions) -> dict[str, 
         if not sharded.finish():
             sys.stderr.write("citypulse run: a shard did not stop cleanly\n")
     return sharded.report()
+
+
+# -- `citypulse venue --shards N` ---------------------------------------------------------
+def venue_shards(args: argparse.Namespace) -> Callable[..., VenueSession]:
+    """A session factory for `VenueNode`: the shards play, this process keeps the bus.
+
+    The venue's `SharedGrid` stays here, steered by the timebase; each map it is given is
+    published on a `MapBoard` the shards read their deadlines from.
+    """
+
+    def make(
+        job: VenueJob, options: SessionOptions, *, clock: Clock, outputs: object,
+        grid: SharedGrid, on_frame: object = None,
+    ) -> VenueSession:  # fmt: skip
+        del outputs, on_frame  # each shard opens its own outputs; looks come from no shard
+        board = MapBoard()
+        skew = (
+            (clock.offset_s, clock.drift_ppm, clock.start)
+            if isinstance(clock, SkewedClock)
+            else None
+        )
+        specs = shard_specs(
+            show=args.show, venue=job.plan.venue, parts=partition(job.plan.twin, args.shards),
+            args=args, session=options, epoch=grid.epoch, fps=grid.fps, board=board.name,
+            clock_skew=skew,
+        )  # fmt: skip
+        plan = job.plan
+        idle = Playback(fps=plan.fps, frame_count=plan.frame_count,
+                        cues=[(c.name, c.t, c.hold) for c in plan.cues])  # fmt: skip
+        placeholder = EngineStats(
+            frames_sent=0, frames_dropped=0, late_frames=0, max_late_ms=0.0, blackout_frames=0,
+            output_failures=0, playback=idle.snapshot(0), outputs=(),
+        )  # fmt: skip
+        session = ShardedSession(
+            specs, worker=main, clock=clock, grid=grid, options=options, venue=plan.venue,
+            board=board, wait_on_start=False, placeholder=placeholder,
+        )  # fmt: skip
+        return cast(VenueSession, session)  # duck-typed: what VenueNode uses of a session
+
+    return make

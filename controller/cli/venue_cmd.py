@@ -27,6 +27,7 @@ from controller.cli.node_options import (
 )
 from controller.cli.run_cmd import OUTPUTS, add_tap_argument, tap_target
 from controller.cli.run_session import RunOptions, open_outputs, summary
+from controller.cli.shard_worker import add_shards_argument, check_shards, venue_shards
 from controller.clock import Clock, MonotonicClock, SkewedClock, utc_anchor
 from controller.protocols import bus
 from controller.runtime.content import show_content
@@ -79,6 +80,7 @@ def register(sub: Any) -> None:
     p.add_argument("--ready-timeout", type=float, default=60.0, help="seconds to wait for the "
                    "conductor's state and a locked timebase before giving up")  # fmt: skip
     add_tap_argument(p)
+    add_shards_argument(p)
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
     p.set_defaults(handler=run)
 
@@ -123,6 +125,7 @@ def _clock(args: argparse.Namespace) -> Clock:
 
 def run(args: argparse.Namespace) -> int:
     options = _check(args)
+    sharding = {"session_factory": venue_shards(args)} if check_shards(args) > 1 else {}
     configure_logging(args.verbose)
     creds = credentials_for(args, role_prefix="venue-")
     if creds.role != venue_role(args.venue):
@@ -156,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
                 job=job, core=core, client=client, clock=clock, outputs=outputs,
                 session_options=options.session,
                 options=VenueNodeOptions(duration=args.duration, ready_timeout_s=args.ready_timeout,
-                                         truth=truth),
+                                         truth=truth), **sharding,
             )  # fmt: skip
             try:
                 run_until_signalled(_runner(node), node.stop)

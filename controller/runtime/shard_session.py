@@ -60,6 +60,9 @@ class ShardSpec:
     epoch: float  # the frame grid's epoch (local monotonic, or shared time with a board)
     board: str | None  # MapBoard name in lockstep; None: LocalGrid on `epoch`
     fps: int
+    # the coordinator's clock when it is a SkewedClock (tests): (offset_s, drift_ppm, start)
+    clock_skew: tuple[float, float, float] | None = None
+    tap: tuple[str, int] | None = None  # `--tap`: sent by the shard with the first universe
 
 
 @dataclass(slots=True)
@@ -94,7 +97,7 @@ class _EngineView:
         self._session = session
 
     def snapshot(self) -> PlaybackSnapshot | None:
-        stats = self._session.shards[0].stats
+        stats = self._session.shards[0].stats or self._session._placeholder
         return None if stats is None else stats.playback
 
     def outcomes(self) -> tuple[CommandOutcome, ...]:
@@ -115,6 +118,8 @@ class ShardedSession:
         options: SessionOptions,
         venue: str,
         board: MapBoard | None = None,
+        wait_on_start: bool = True,
+        placeholder: EngineStats | None = None,
     ) -> None:
         self.clock, self.grid, self.options = clock, grid, options
         self.venue = venue
@@ -139,6 +144,11 @@ class ShardedSession:
         self._published: object = None
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
+        self._wait_on_start = (
+            wait_on_start  # False: `start` returns at once (an event loop calls it)
+        )
+        self.error: str | None = None
+        self._placeholder = placeholder  # what `engine.statistics()` says before any shard did
 
     # -- commands ----------------------------------------------------------------------
     def _send(self, message: tuple[str, Any]) -> None:
@@ -183,7 +193,28 @@ class ShardedSession:
                 raise RuntimeError(f"the shards were not ready within {timeout:g} s")
 
     def start(self, seek: Command | None = None) -> None:
-        """Start playing: opening commands due `START_LEAD_S` after every shard is ready."""
+        """Start playing: opening commands due `START_LEAD_S` after every shard is ready.
+
+        Waits for the shards unless made with `wait_on_start=False` (then a thread does).
+        """
+        if self._wait_on_start:
+            self._begin(seek)
+            self._thread = threading.Thread(target=self._run, name="shard-coordinator", daemon=True)
+        else:
+            self._thread = threading.Thread(
+                target=self._begin_and_run, args=(seek,), name="shard-coordinator", daemon=True
+            )
+        self._thread.start()
+
+    def _begin_and_run(self, seek: Command | None) -> None:
+        try:
+            self._begin(seek)
+        except RuntimeError as exc:
+            self.error = str(exc)
+            self.stop()
+        self._run()
+
+    def _begin(self, seek: Command | None) -> None:
         self.wait_ready()
         at = self.grid.to_grid(self.clock.now()) + START_LEAD_S
         for command in self._opening(at):
@@ -193,8 +224,6 @@ class ShardedSession:
         if self.options.duration is not None:
             self._stop_at = at + self.options.duration
             self._send(("stop_at", self._stop_at))
-        self._thread = threading.Thread(target=self._run, name="shard-coordinator", daemon=True)
-        self._thread.start()
 
     def _run(self) -> None:
         while self.running:
@@ -285,6 +314,8 @@ class ShardedSession:
         """Shard 0's playback; frames sent by the slowest shard; drops and outputs of all."""
         stats = [s.stats for s in self.shards if s.stats is not None]
         if not stats:
+            if self._placeholder is not None:
+                return self._placeholder
             msg = "no shard has reported yet"
             raise RuntimeError(msg)
         head = self.shards[0].stats or stats[0]
@@ -359,7 +390,8 @@ class ShardedSession:
                 for s, r in zip(self.shards, reports, strict=True)
             ],
         }  # fmt: skip
-        errors = [f"shard {s.spec.index + 1}: {s.error}" for s in self.shards if s.error]
+        errors = [self.error] if self.error else []
+        errors += [f"shard {s.spec.index + 1}: {s.error}" for s in self.shards if s.error]
         errors += [f"shard {k + 1}: {r['error']}" for k, r in enumerate(reports) if "error" in r]
         if errors:
             out["error"] = "; ".join(errors)
