@@ -69,6 +69,7 @@ def blend_rows(dst: F32, src: F32, blend: Blend, alpha: float) -> None:
 
 _CODES = {Blend.REPLACE: 0, Blend.MAX: 1, Blend.ADD: 2, Blend.MULTIPLY: 3}
 _ROW_ARRAYS: dict[tuple[int, ...], NDArray[np.int64]] = {}
+_NO_MASK = np.zeros((1, 1), np.bool_)
 
 
 def _row_array(rows: tuple[int, ...]) -> NDArray[np.int64]:
@@ -174,12 +175,20 @@ def render(plan: VenuePlan, t: float, out: F32, driven: NDArray[np.bool_] | None
     Deterministic: the same plan and `t` always give the same values. Not re-entrant:
     it writes the plan's scratch buffers (see the module docstring).
     """
-    if not _covered_by_first_layer(plan, t):
-        for row in plan.live_rows:
-            np.copyto(out[row], plan.home[row])
-    if driven is not None:
-        for row in plan.live_rows:
-            driven[row] = False
+    compiled = jit.enabled()
+    if compiled:
+        live = _row_array(plan.live_rows)
+        reset = not _covered_by_first_layer(plan, t)
+        if reset or driven is not None:
+            mark = driven if driven is not None else _NO_MASK
+            kernels.reset_rows(out, plan.home if reset else out, mark, live, driven is not None)
+    else:
+        if not _covered_by_first_layer(plan, t):
+            for row in plan.live_rows:
+                np.copyto(out[row], plan.home[row])
+        if driven is not None:
+            for row in plan.live_rows:
+                driven[row] = False
     for clip in plan.clips:
         if not clip.start <= t < clip.end:
             continue
@@ -189,7 +198,15 @@ def render(plan: VenuePlan, t: float, out: F32, driven: NDArray[np.bool_] | None
         local = t - clip.start
         clip.renderer(local, clip.params_at(local), clip.scratch)
         composite_clip(out, clip, alpha)
-        if driven is not None:
+        if driven is None:
+            continue
+        if compiled:
+            sel, rows = clip.selection, _row_array(clip.rows)
+            if isinstance(sel, slice):
+                kernels.mark_span(driven, rows, sel.start, sel.stop)
+            else:
+                kernels.mark_index(driven, rows, sel)
+        else:
             for row in clip.rows:
                 driven[row, clip.selection] = True
     return out
