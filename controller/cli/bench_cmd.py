@@ -13,6 +13,7 @@ from typing import Any
 from controller.bench.render_bench import BenchCase, bench_effects, bench_render
 from controller.bench.synthetic import write_city
 from controller.cli import validators
+from controller.cli.bench_scale_cmd import register_scale
 from controller.cli.bench_sync_cmd import register_sync
 from controller.cli.common import ArgumentError, load_venue
 from controller.clock import MonotonicClock
@@ -68,6 +69,7 @@ def register(sub: Any) -> None:
     g.add_argument("-o", "--output", type=Path, required=True, help="directory to write into")
     g.set_defaults(handler=run_generate)
     register_sync(bsub)
+    register_scale(bsub)
 
 
 def _sizes(text: str) -> list[int]:

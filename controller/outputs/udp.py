@@ -31,7 +31,10 @@ from controller.outputs.mmsg import SendBatch
 
 __all__ = ["UdpSink", "is_loopback", "local_address_toward"]
 
-SEND_BUFFER = 4 * 1024 * 1024
+# A whole frame must fit: on loopback a datagram's memory stays charged to the sending
+# socket until the receiver has read it, and 4,035 sACN universes take about 6 MiB.
+SEND_BUFFER = 16 * 1024 * 1024
+SO_SNDBUFFORCE = 32  # Linux: SO_SNDBUF beyond wmem_max, for CAP_NET_ADMIN
 RECEIVE_LIMIT = 64  # datagrams read per `receive` call, so a flood cannot stall the caller
 _MAX_DATAGRAM = 2048  # Art-Net packets are at most 530 bytes; larger ones are cut and dropped
 
@@ -81,6 +84,8 @@ class UdpSink:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        with contextlib.suppress(OSError):  # past net.core.wmem_max where allowed (root)
+            sock.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, SEND_BUFFER)
         if self.broadcast:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.ttl)

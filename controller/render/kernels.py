@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from controller.render.jit import kernel
 
-__all__ = ["BLEND_CODES", "blend_index", "blend_span"]
+__all__ = ["BLEND_CODES", "blend_index", "blend_span", "mark_index"]
 
 F32 = NDArray[np.float32]
 I64 = NDArray[np.int64]
@@ -101,28 +101,6 @@ def blend_index(
         for j in range(n):
             i = index[j]
             dst[i] = _op(dst[i], s[j], mode, a, full)
-
-
-@kernel
-def reset_rows(out: F32, home: F32, driven: NDArray[np.bool_], rows: I64, mark: bool) -> None:
-    """out[r] = home[r] for each row r (and driven[r] = False when `mark`)."""
-    for k in range(rows.shape[0]):
-        r = rows[k]
-        o, h = out[r], home[r]
-        for i in range(o.shape[0]):
-            o[i] = h[i]
-        if mark:
-            d = driven[r]
-            for i in range(d.shape[0]):
-                d[i] = False
-
-
-@kernel
-def mark_span(driven: NDArray[np.bool_], rows: I64, start: int, stop: int) -> None:
-    for k in range(rows.shape[0]):
-        d = driven[rows[k]]
-        for i in range(start, stop):
-            d[i] = True
 
 
 @kernel

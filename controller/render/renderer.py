@@ -69,7 +69,21 @@ def blend_rows(dst: F32, src: F32, blend: Blend, alpha: float) -> None:
 
 _CODES = {Blend.REPLACE: 0, Blend.MAX: 1, Blend.ADD: 2, Blend.MULTIPLY: 3}
 _ROW_ARRAYS: dict[tuple[int, ...], NDArray[np.int64]] = {}
-_NO_MASK = np.zeros((1, 1), np.bool_)
+_ROW_RUNS: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
+
+
+def _runs(rows: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """`rows` as (start, stop) runs of adjacent rows, in order."""
+    found = _ROW_RUNS.get(rows)
+    if found is None:
+        runs: list[list[int]] = []
+        for r in sorted(rows):
+            if runs and runs[-1][1] == r:
+                runs[-1][1] = r + 1
+            else:
+                runs.append([r, r + 1])
+        found = _ROW_RUNS[rows] = tuple((a, b) for a, b in runs)
+    return found
 
 
 def _row_array(rows: tuple[int, ...]) -> NDArray[np.int64]:
@@ -176,12 +190,13 @@ def render(plan: VenuePlan, t: float, out: F32, driven: NDArray[np.bool_] | None
     it writes the plan's scratch buffers (see the module docstring).
     """
     compiled = jit.enabled()
-    if compiled:
-        live = _row_array(plan.live_rows)
+    if compiled:  # whole rows: one copy or fill per run of adjacent rows (memcpy, memset)
         reset = not _covered_by_first_layer(plan, t)
-        if reset or driven is not None:
-            mark = driven if driven is not None else _NO_MASK
-            kernels.reset_rows(out, plan.home if reset else out, mark, live, driven is not None)
+        for a, b in _runs(plan.live_rows):
+            if reset:
+                np.copyto(out[a:b], plan.home[a:b])
+            if driven is not None:
+                driven[a:b] = False
     else:
         if not _covered_by_first_layer(plan, t):
             for row in plan.live_rows:
@@ -201,11 +216,12 @@ def render(plan: VenuePlan, t: float, out: F32, driven: NDArray[np.bool_] | None
         if driven is None:
             continue
         if compiled:
-            sel, rows = clip.selection, _row_array(clip.rows)
+            sel = clip.selection
             if isinstance(sel, slice):
-                kernels.mark_span(driven, rows, sel.start, sel.stop)
+                for a, b in _runs(clip.rows):
+                    driven[a:b, sel] = True
             else:
-                kernels.mark_index(driven, rows, sel)
+                kernels.mark_index(driven, _row_array(clip.rows), sel)
         else:
             for row in clip.rows:
                 driven[row, clip.selection] = True

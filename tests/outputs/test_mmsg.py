@@ -83,6 +83,8 @@ def test_sacn_batched_sends_what_the_datagram_path_sends(receiver: socket.socket
             assert _take(receiver, 1) == want  # exactly the sync packet
             assert isinstance(wire_sacn.parse(want[0]), wire_sacn.SacnSyncFrame)
         assert batched.stats().packets == reference.stats().packets
+        assert batched._batch is not None
+        assert batched._batch.segmented  # one destination: the kernel cut the runs (UDP GSO)
         assert udp.sent >= 3 * len(UNIVERSES)
     finally:
         udp.close()
@@ -112,10 +114,12 @@ def test_artnet_batched_sends_what_the_datagram_path_sends(receiver: socket.sock
         udp.close()
 
 
-def test_a_subset_of_rows_goes_in_row_order(receiver: socket.socket) -> None:
+@pytest.mark.parametrize("gso", [True, False])
+def test_a_subset_of_rows_goes_in_row_order(receiver: socket.socket, gso: bool) -> None:
     port = receiver.getsockname()[1]
     packets = np.arange(5 * 8, dtype=np.uint8).reshape(5, 8)
-    batch = mmsg.SendBatch(packets, [("127.0.0.1", port)] * 5)
+    batch = mmsg.SendBatch(packets, [("127.0.0.1", port)] * 5, gso=gso)
+    assert batch.segmented == gso
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         sent, failed, _ = batch.send(tx.fileno(), np.array([1, 3, 4], np.intp))
         assert (sent, failed) == (3, 0)
