@@ -114,8 +114,8 @@ class ConsoleServer:
                 push = group.create_task(self._push(), name="console-push")
                 await self._stop.wait()
                 await self.link.link.stop()
+                link.cancel()  # it may be waiting for a broker to come back
                 push.cancel()
-                await link
         finally:
             await runner.cleanup()
 

@@ -273,6 +273,7 @@ function onKey(event) {
 }
 
 // -- looks: each city from above ----------------------------------------------------------------
+const GLOW = 10; // the glow layer's resolution divisor
 function makeView(twin) {
   const canvas = el("canvas");
   canvas.setAttribute("role", "img");
@@ -295,8 +296,8 @@ function makeView(twin) {
   const spacing = Math.sqrt((canvas.width * canvas.height) / Math.max(1, twin.cells));
   const view = { twin, figure, canvas, info, cells, base: drawBase(twin, canvas, px, scale),
     glow: el("canvas"), dot: Math.max(2, Math.min(6, Math.round(spacing / 5))), arrivals: [] };
-  view.glow.width = Math.ceil(canvas.width / 6);
-  view.glow.height = Math.ceil(canvas.height / 6);
+  view.glow.width = Math.ceil(canvas.width / GLOW);
+  view.glow.height = Math.ceil(canvas.height / GLOW);
   canvas.getContext("2d").drawImage(view.base, 0, 0);
   return view;
 }
@@ -363,10 +364,10 @@ function drawLook(message) {
     data[k + 2] = Math.max(data[k + 2], b); data[k + 3] = 255;
   }
   glow.putImageData(image, 0, 0);
+  // the glow: the lights at a tenth of the resolution, smoothed back up (cheap, no filter)
   ctx.imageSmoothingEnabled = true;
-  ctx.filter = "blur(8px)";
+  ctx.imageSmoothingQuality = "high";
   for (let k = 0; k < 3; k++) ctx.drawImage(view.glow, 0, 0, view.canvas.width, view.canvas.height);
-  ctx.filter = "none";
   ctx.globalCompositeOperation = "source-over";
   const now = performance.now();
   view.arrivals.push(now);
