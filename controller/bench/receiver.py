@@ -54,7 +54,12 @@ class _Source:
     out_of_order: int = 0
     superseded: int = 0  # data sent twice before a sync (a frame the sender skipped)
     data: int = 0
-    times: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # sync arrivals
+    total: NDArray[np.int64] = field(default_factory=lambda: np.zeros(65536, np.int64))
+    first_at: float = 0.0
+    last_at: float = 0.0
+    ref: int = -1  # the first universe seen: its packets time the frames of sync-less sources
+    ref_times: list[float] = field(default_factory=list)
 
 
 class FrameCounter:
@@ -72,30 +77,33 @@ class FrameCounter:
             found = self.sources[cid] = _Source()
         return found
 
-    def _data(self, rows: NDArray[np.uint8]) -> None:
+    def _data(self, rows: NDArray[np.uint8], times: NDArray[np.float64]) -> None:
         if not len(rows):
             return
-        first = rows[0, 22:38]
-        same = np.all(rows[:, 22:38] == first, axis=1)
-        groups = [rows] if same.all() else [rows[same], rows[~same]]
-        if len(groups) > 1 and not groups[1].size:
-            groups = groups[:1]
-        for mine in groups:
-            if len(mine) and not np.all(mine[:, 22:38] == mine[0, 22:38]):
-                self._data(mine)  # a third source in one segment: split again
-                continue
-            src = self._source(mine[0, 22:38].tobytes())
-            live = mine[(mine[:, 112] & _TERMINATED) == 0]
+        same = np.all(rows[:, 22:38] == rows[0, 22:38], axis=1)
+        if not same.all():  # two or more sources in one segment: one at a time
+            self._data(rows[same], times[same])
+            self._data(rows[~same], times[~same])
+            return
+        src = self._source(rows[0, 22:38].tobytes())
+        alive = (rows[:, 112] & _TERMINATED) == 0
+        live, at = rows[alive], times[alive]
+        if len(live):
             universe = (live[:, 113].astype(np.int64) << 8) | live[:, 114]
             seq = live[:, 111].astype(np.int32)
             before = src.last_seq[universe]
             src.out_of_order += int(np.count_nonzero((before >= 0) & (seq != (before + 1) % 256)))
             src.last_seq[universe] = seq
-            if len(universe):
-                top = int(universe.max()) + 1
-                src.counts[:top] += np.bincount(universe, minlength=top).astype(np.int32)
+            top = int(universe.max()) + 1
+            arrived = np.bincount(universe, minlength=top)
+            src.counts[:top] += arrived.astype(np.int32)
+            src.total[:top] += arrived
             src.seen[universe] = True
             src.data += len(live)
+            if src.ref < 0:
+                src.ref, src.first_at = int(universe[0]), float(at[0])
+            src.ref_times += at[universe == src.ref].tolist()
+            src.last_at = float(at[-1])
 
     def _sync(self, row: NDArray[np.uint8], at: float) -> None:
         src = self._source(row[22:38].tobytes())
@@ -129,31 +137,56 @@ class FrameCounter:
         self.other += int(n - np.count_nonzero(is_data | is_sync))
         start = 0
         for i in np.flatnonzero(is_sync).tolist():
-            self._data(data[start:i][is_data[start:i]])
+            pick = is_data[start:i]
+            self._data(data[start:i][pick], times[start:i][pick])
             self._sync(data[i], float(times[i]))
             start = i + 1
-        self._data(data[start:n][is_data[start:n]])
+        pick = is_data[start:n]
+        self._data(data[start:n][pick], times[start:n][pick])
 
     def report(self, fps: float) -> dict[str, Any]:
-        period = 1.0 / fps
-        out: list[dict[str, Any]] = []
-        for cid, s in self.sources.items():
-            t = np.asarray(s.times)
-            dev = np.abs(np.diff(t) - period) * 1e3 if len(t) > 1 else np.zeros(1)
-            span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
-            out.append({
-                "source": cid.hex()[:8], "universes": int(np.count_nonzero(s.seen)),
-                "frames": s.frames, "complete": s.complete, "incomplete": s.incomplete,
-                "frames_skipped": s.skipped, "out_of_order": s.out_of_order,
-                "superseded": s.superseded,
-                "data_packets": s.data,
-                "fps": round((len(t) - 1) / span, 2) if span > 0 else 0.0,
-                "interval_dev_ms": {"p50": round(float(np.percentile(dev, 50)), 3),
-                                    "p99": round(float(np.percentile(dev, 99)), 3),
-                                    "max": round(float(dev.max()), 3)},
-                "first_at": float(t[0]) if len(t) else None,
-            })  # fmt: skip
+        """Per source: frames judged at its syncs, and per universe what arrived how often.
+
+        `universes_at_fps`: universes whose packets arrived at least 97 % of `fps` over the
+        source's active span (sync or not); intervals are those of its syncs, or of its
+        first universe's packets when it sends no sync, after its first `SETTLE_S`.
+        """
+        out = [_source_report(cid, s, fps) for cid, s in self.sources.items()]
         return {"packets": self.packets, "bytes": self.bytes, "other": self.other, "sources": out}
+
+
+SETTLE_S = 1.0  # intervals in a source's first second are left out (processes warming up)
+
+
+def _deviation(times: list[float], period: float) -> dict[str, float]:
+    t = np.asarray(times)
+    if len(t) > 2:
+        t = t[t >= t[0] + SETTLE_S]
+    dev = np.abs(np.diff(t) - period) * 1e3 if len(t) > 1 else np.zeros(1)
+    return {
+        "p50": round(float(np.percentile(dev, 50)), 3),
+        "p99": round(float(np.percentile(dev, 99)), 3),
+        "max": round(float(dev.max()), 3),
+    }
+
+
+def _source_report(cid: bytes, s: _Source, fps: float) -> dict[str, Any]:
+    period = 1.0 / fps
+    clock = s.times if len(s.times) > 1 else s.ref_times
+    span = (clock[-1] - clock[0]) if len(clock) > 1 else 0.0
+    active = max(s.last_at - s.first_at, 1e-9)
+    rates = s.total[s.seen] / active
+    return {
+        "source": cid.hex()[:8], "universes": int(np.count_nonzero(s.seen)),
+        "frames": s.frames, "complete": s.complete, "incomplete": s.incomplete,
+        "frames_skipped": s.skipped, "out_of_order": s.out_of_order,
+        "superseded": s.superseded, "data_packets": s.data,
+        "fps": round((len(clock) - 1) / span, 2) if span > 0 else 0.0,
+        "interval_dev_ms": _deviation(clock, period),
+        "universes_at_fps": int(np.count_nonzero(rates >= 0.97 * fps)),
+        "universe_rate_min": round(float(rates.min()), 2) if len(rates) else 0.0,
+        "active_s": round(active, 3),
+    }  # fmt: skip
 
 
 def _socket_drops(port: int) -> int | None:
@@ -190,7 +223,7 @@ def receive(conn: Connection, fps: float, realtime: bool = False) -> None:  # pr
     conn.send(port)
     batch, counter = ReceiveBatch(capacity=1024, width=700), FrameCounter()
     fd = sock.fileno()
-    stopping = False
+    stopping, last, cpu_before = False, "stop", _cpu()
     while True:
         ready, _, _ = select.select([fd, conn.fileno()], [], [], 1.0)
         got = 0
@@ -200,16 +233,27 @@ def receive(conn: Connection, fps: float, realtime: bool = False) -> None:  # pr
             if got:
                 counter.feed(batch.data, lengths, times)
         if conn.fileno() in ready and not stopping:
-            conn.recv()  # "stop": the senders have finished; drain what is queued, then end
-            stopping = True
+            # "stop" or "report": the senders have finished; drain what is queued, then answer
+            stopping, last = True, conn.recv()
         if stopping and not got:
-            break
+            conn.send(_final(counter, fps, port, cpu_before))
+            if last == "stop":
+                break
+            stopping, counter = False, FrameCounter()  # "report": count afresh for the next
+            cpu_before = _cpu()
+    sock.close()
+
+
+def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _final(counter: FrameCounter, fps: float, port: int, cpu_before: float) -> dict[str, Any]:
     result = counter.report(fps)
     result |= {
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(_cpu() - cpu_before, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "socket_drops": _socket_drops(port),
     }
-    conn.send(result)
-    sock.close()
+    return result

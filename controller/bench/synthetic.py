@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_city"]
+__all__ = ["write_city", "write_fade_city"]
 
 STRIPS_PER_TOWER = 16
 TOWER_PITCH_M = 60.0
@@ -148,4 +148,41 @@ def write_city(directory: Path, universes: int, *, fps: int = 44, light: bool = 
     _write(directory / "rig.yaml", _rig(universes))
     show = directory / "show.yaml"
     _write(show, _show(universes, fps, light=light))
+    return show
+
+
+def _fade_show(universes: int, fps: int, fade_s: float, duration: int) -> str:
+    keys = ", ".join(
+        f"{{t: {k * fade_s:g}, v: {k % 2}}}" for k in range(int(duration / fade_s) + 1)
+    )
+    return f"""\
+name: Fade load {universes}
+fps: {fps}
+duration: {duration}
+venues:
+  city: {{rig: rig.yaml}}
+tracks:
+  - name: fade
+    clips:
+      - effect: solid
+        target: strips
+        start: 0
+        end: {duration}
+        params: {{color: white, level: [{keys}]}}
+"""
+
+
+def write_fade_city(
+    directory: Path, universes: int, *, fps: int = 44, fade_s: float = 2.0, duration: int = 600
+) -> Path:
+    """The city of `write_city` playing one linear fade, up and down over `fade_s` each way
+    (what `bench compare` has the peers play too)."""
+    if universes < 1:
+        msg = f"universes={universes} must be at least 1"
+        raise ValueError(msg)
+    (directory / "profiles").mkdir(parents=True, exist_ok=True)
+    _write(directory / "profiles" / "strip.yaml", PROFILE)
+    _write(directory / "rig.yaml", _rig(universes))
+    show = directory / "show.yaml"
+    _write(show, _fade_show(universes, fps, fade_s, duration))
     return show
