@@ -18,6 +18,7 @@ from controller.cli.bench_scale_cmd import register_scale
 from controller.cli.bench_sync_cmd import register_sync
 from controller.cli.common import ArgumentError, load_venue
 from controller.clock import MonotonicClock
+from controller.render import jit
 
 __all__ = ["register"]
 
@@ -40,9 +41,18 @@ def register(sub: Any) -> None:
     r.add_argument("--venue", default="beijing")
     r.add_argument(
         "--universes",
-        default="1024,4096",
+        default="1024,4035",
         help="synthetic city sizes, comma separated ('' for none)",
     )
+    r.add_argument("--runs", type=int, default=1, help="measure every case this many times")
+    r.add_argument(
+        "--send", action="store_true",
+        help="also encode and send each frame as sACN over loopback (timed apart)",
+    )  # fmt: skip
+    r.add_argument(
+        "--kernels", choices=("numba", "numpy"), default="numba",
+        help="compiled kernels, or the numpy reference paths",
+    )  # fmt: skip
     r.add_argument("--frames", type=int, default=400, help="frames timed per case")
     r.add_argument("--at", type=float, default=40.0, help="show time of the first timed frame")
     r.add_argument("--cpu", type=int, help="pin the process to this CPU core")
@@ -88,15 +98,17 @@ def _sizes(text: str) -> list[int]:
 
 
 def _table(results: list[dict[str, Any]]) -> str:
-    head = f"{'case':<28}{'universes':>10}{'elements':>10}{'fps':>9}{'Mch/s':>9}{'render p50/p99':>17}{'patch p50/p99':>16}{'frame p50/p99/max ms':>24}"
+    head = f"{'run':>3} {'case':<28}{'universes':>10}{'elements':>10}{'fps':>9}{'Mch/s':>9}{'render p50/p99':>17}{'patch p50/p99':>16}{'frame p50/p99/max ms':>24}{'send p50/p99':>15}"
     lines = [head, "-" * len(head)]
     for r in results:
-        rp, pp, fp = r["render"], r["patch"], r["frame"]
+        rp, pp, fp, sp = r["render"], r["patch"], r["frame"], r.get("send")
+        send = f"{sp['p50_ms']:>8.2f}/{sp['p99_ms']:.2f}" if sp else f"{'-':>9}"
         lines.append(
-            f"{r['case']:<28}{r['universes']:>10}{r['elements']:>10}{r['frames_per_s']:>9.0f}"
+            f"{r.get('run', 1):>3} {r['case']:<28}{r['universes']:>10}{r['elements']:>10}"
+            f"{r['frames_per_s']:>9.0f}"
             f"{r['channels_per_s'] / 1e6:>9.1f}{rp['p50_ms']:>8.2f}/{rp['p99_ms']:<8.2f}"
             f"{pp['p50_ms']:>7.2f}/{pp['p99_ms']:<8.2f}"
-            f"{fp['p50_ms']:>9.2f}/{fp['p99_ms']:.2f}/{fp['max_ms']:.2f}"
+            f"{fp['p50_ms']:>9.2f}/{fp['p99_ms']:.2f}/{fp['max_ms']:.2f}{send}"
         )
     return "\n".join(lines)
 
@@ -109,6 +121,8 @@ def run_render(args: argparse.Namespace) -> int:
     if args.cpu is not None:
         validators.integer(args.cpu, "--cpu", lo=0, hi=4095)
     sizes = _sizes(args.universes)
+    validators.integer(args.runs, "--runs", lo=1, hi=100)
+    jit.use(args.kernels == "numba")
     if args.cpu is not None:
         try:
             os.sched_setaffinity(0, {args.cpu})
@@ -131,20 +145,24 @@ def run_render(args: argparse.Namespace) -> int:
             job = load_venue(show, None)
             cases.append(BenchCase(f"synthetic {n}", job.plan, job.patch, clock.now() - t0))
         results = []
-        for case in cases:
-            start = (
-                min(args.at, case.plan.duration * 0.5)
-                if case.name.startswith("synthetic")
-                else args.at
-            )
-            row = bench_render(case, frames=args.frames, start=start, clock=clock)
-            if args.effects:
-                row["effects"] = bench_effects(
-                    case, frames=min(args.frames, 100), start=start, clock=clock
+        for run in range(args.runs):
+            for case in cases:
+                start = (
+                    min(args.at, case.plan.duration * 0.5)
+                    if case.name.startswith("synthetic")
+                    else args.at
                 )
-            results.append(row)
-            if not args.json:
-                sys.stderr.write(f"  measured {case.name}\n")
+                row = bench_render(
+                    case, frames=args.frames, start=start, clock=clock, send=args.send
+                )
+                row["run"] = run + 1
+                if args.effects:
+                    row["effects"] = bench_effects(
+                        case, frames=min(args.frames, 100), start=start, clock=clock
+                    )
+                results.append(row)
+                if not args.json:
+                    sys.stderr.write(f"  run {run + 1}: measured {case.name}\n")
     if not args.json:
         sys.stdout.write(_table(results) + "\n\n")
         if args.effects:

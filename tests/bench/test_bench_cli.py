@@ -24,6 +24,9 @@ RESULT_KEYS = {
     "patch",
     "frame",
     "meets_44fps_11ms",
+    "send",
+    "kernels",
+    "run",
 }
 
 
