@@ -58,6 +58,7 @@ class CeremonyOptions:
     deployment: Path | None = None
     venues: tuple[VenueSetup, ...] = CITIES
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    on_started: Callable[[Cluster], None] | None = None  # e.g. serve the console
 
 
 Progress = Callable[[str, dict[str, Any]], None]  # (phase, status) for the live display
@@ -118,6 +119,8 @@ def run_ceremony(opts: CeremonyOptions, progress: Progress, workdir: Path) -> di
     cluster = Cluster(show=opts.show, workdir=workdir, venues=_setups(opts),
                       broker=opts.broker, deployment=opts.deployment)  # fmt: skip
     with cluster:
+        if opts.on_started is not None:
+            opts.on_started(cluster)
         _watch(cluster, "starting: venues lock to the conductor's time",
                lambda s: all_locked(s, names), 90.0, progress)  # fmt: skip
         arm = cluster.cmd("arm")

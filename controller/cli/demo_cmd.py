@@ -40,6 +40,10 @@ def register(sub: Any) -> None:
     p.add_argument("--broker", metavar="URL", help="use this broker (needs --deployment)")
     p.add_argument("--deployment", type=Path, help="`bus init` directory made for --broker")
     p.add_argument("--no-rt", action="store_true", help="do not ask for SCHED_FIFO")
+    p.add_argument(
+        "--console", action="store_true",
+        help="also serve the operator console (loopback) and print its URL and a one-time login",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as JSON only")
     p.set_defaults(handler=run)
 
@@ -71,17 +75,30 @@ def run(args: argparse.Namespace) -> int:
     from simulator.ceremony import CeremonyOptions, cities_picture, run_ceremony
 
     args.out.mkdir(parents=True, exist_ok=True)
-    opts = CeremonyOptions(show=args.show, out=args.out.resolve(), seconds=args.seconds,
-                           rt=not args.no_rt, broker=broker, deployment=args.deployment)  # fmt: skip
     console = Console(stderr=True)
+    served: list[Any] = []
+
+    def serve(cluster: Any) -> None:
+        from controller.console.server import serve_console
+
+        served.append(serve_console(args.show, cluster.deployment, broker=cluster.broker_url))
+        console.print(served[0].banner())
+
+    opts = CeremonyOptions(show=args.show, out=args.out.resolve(), seconds=args.seconds,
+                           rt=not args.no_rt, broker=broker, deployment=args.deployment,
+                           on_started=serve if args.console else None)  # fmt: skip
     with Live(console=console, refresh_per_second=4, transient=True) as live:
 
         def progress(phase: str, status: dict[str, Any]) -> None:
             live.update(_progress_table(phase, status))
 
-        with tempfile.TemporaryDirectory(prefix="citypulse-demo-") as tmp:
-            result = run_ceremony(opts, progress, Path(tmp))
-            picture = cities_picture(args.show, opts.out, tuple(v.venue for v in opts.venues))
+        try:
+            with tempfile.TemporaryDirectory(prefix="citypulse-demo-") as tmp:
+                result = run_ceremony(opts, progress, Path(tmp))
+                picture = cities_picture(args.show, opts.out, tuple(v.venue for v in opts.venues))
+        finally:
+            for running in served:
+                running.close()
     if picture is not None:
         result["picture"] = {"path": str(picture[0]), "host_time_s": picture[1]}
     report = args.out / "demo-report.json"
