@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 import socket
+import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession, CookieJar
 
 from controller.cli import main
+from controller.clock import MonotonicClock, utc_anchor
 from controller.console import serve_console
 from controller.console.users import UsersFile
+from controller.runtime.tls_material import make_tls
 
 pytestmark = pytest.mark.network
 
@@ -74,3 +80,42 @@ def test_serve_console_gives_a_url_and_a_login_that_works_once(deployment: Path)
     finally:
         running.close()
     assert not running._thread.is_alive()
+
+
+async def _tls_login(url: str, ca: bytes, user: str, password: str) -> tuple[int, str]:
+    context = ssl.create_default_context(cadata=ca.decode())
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
+        async with http.get(url + "api/session", ssl=context) as r:
+            token = (await r.json())["login_csrf"]
+        body = {"user": user, "password": password}
+        async with http.post(url + "api/login", json=body, headers={"X-CSRF-Token": token},
+                             ssl=context) as r:  # fmt: skip
+            return r.status, ";".join(r.headers.getall("Set-Cookie", []))
+
+
+def test_beyond_loopback_the_console_serves_only_over_tls_with_secure_cookies(
+    deployment: Path, tmp_path: Path
+) -> None:
+    tls = make_tls(["127.0.0.1"], show_id="night", now=MonotonicClock().now() + utc_anchor())
+    (tmp_path / "c.pem").write_bytes(tls.server_cert)
+    (tmp_path / "k.pem").write_bytes(tls.server_key)
+    argv = [sys.executable, "-m", "controller", "console", str(SHOW), "--credentials",
+            str(deployment / "credentials" / "operator.toml"), "--listen", "0.0.0.0:0",
+            "--tls-cert", str(tmp_path / "c.pem"), "--tls-key", str(tmp_path / "k.pem"),
+            "--one-time-login", "ada"]  # fmt: skip
+    console = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert console.stdout is not None
+        line = console.stdout.readline()  # console: https://0.0.0.0:PORT/  one-time login: ...
+        words = line.split()
+        assert words[1].startswith("https://0.0.0.0:"), line
+        url = words[1].replace("0.0.0.0", "127.0.0.1")
+        status, cookies = asyncio.run(_tls_login(url, tls.ca_cert, "ada", words[-1]))
+        assert status == 200
+        assert "Secure" in cookies
+        assert "HttpOnly" in cookies
+    finally:
+        console.send_signal(signal.SIGINT)
+        console.wait(15)
+        if console.stdout is not None:
+            console.stdout.close()
