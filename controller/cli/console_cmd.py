@@ -11,7 +11,6 @@ address is refused without TLS (`--tls-cert`, `--tls-key`). See docs/console.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import ssl
 import sys
@@ -184,16 +183,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(server: ConsoleServer, user: str | None, password: str | None) -> int:
-    async def announce() -> None:
-        await server.ready.wait()
-        line = f"console: {server.url}"
+    def announce(url: str) -> None:
+        line = f"console: {url}"
         if user is not None:
             line += f"  one-time login: {user} / {password}"
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
-    async with asyncio.TaskGroup() as group:
-        told = group.create_task(announce(), name="announce")
-        await server.run()
-        told.cancel()
+    await server.run(on_ready=announce)
     return 0

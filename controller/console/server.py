@@ -14,6 +14,7 @@ import ipaddress
 import json
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +92,9 @@ class ConsoleServer:
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self) -> None:
-        """Serve until `stop()`; `url` is set and `ready` fires once the site listens."""
+    async def run(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Serve until `stop()`; once the site listens, `url` is set, `ready` fires and
+        `on_ready(url)` is called. `OSError` when the address cannot be bound."""
         opts = self.options
         self.web = ConsoleWeb(
             link=self.link, users=self.users, one_time=self.one_time, clock=self.clock,
@@ -109,6 +111,8 @@ class ConsoleServer:
             shown = f"[{opts.host}]" if ":" in opts.host else opts.host
             self.url = f"{scheme}://{shown}:{port}/"
             self.ready.set()
+            if on_ready is not None:
+                on_ready(self.url)
             async with asyncio.TaskGroup() as group:
                 link = group.create_task(self.link.link.run(), name="console-bus")
                 push = group.create_task(self._push(), name="console-push")

@@ -119,3 +119,19 @@ def test_beyond_loopback_the_console_serves_only_over_tls_with_secure_cookies(
         console.wait(15)
         if console.stdout is not None:
             console.stdout.close()
+
+
+def test_a_busy_address_is_an_error_naming_listen(
+    deployment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        argv = ["console", str(SHOW), "--credentials",
+                str(deployment / "credentials" / "operator.toml"), "--listen",
+                f"127.0.0.1:{port}", "--one-time-login", "ada"]  # fmt: skip
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"error[A002]: --listen: 127.0.0.1:{port}: " in err
+    assert "Traceback" not in err
