@@ -34,6 +34,8 @@ __all__ = ["ConductorNode", "ConductorOptions", "SharedClock"]
 _log = logging.getLogger("citypulse.conductor")
 
 ADVANCE_S = 0.01
+CONNECT_WAIT_S = 10.0  # for the broker before starting a new timeline anyway
+RETAINED_WAIT_S = 0.5  # for the retained state once connected
 
 
 class SharedClock:
@@ -241,10 +243,15 @@ class ConductorNode:
             await self.link.stop()
 
     async def _wait_for_retained(self) -> None:
-        """Give the broker a moment to deliver the retained state before we publish ours."""
-        deadline = self.clock.now() + 1.0
-        while self.clock.now() < deadline and not (self.link.connected and self.restored):
-            await self.clock.sleep_until(self.clock.now() + 0.05)
+        """Before publishing a state of our own: connect, then give the broker a moment to
+        deliver the retained state (it follows the SUBACK), so a restarted conductor continues
+        the show instead of starting a second timeline beside it."""
+        deadline = self.clock.now() + CONNECT_WAIT_S
+        while not self.link.connected and self.clock.now() < deadline:
+            await self.clock.sleep_until(self.clock.now() + 0.02)
+        deadline = self.clock.now() + RETAINED_WAIT_S
+        while self.restored is None and self.clock.now() < deadline:
+            await self.clock.sleep_until(self.clock.now() + 0.02)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -132,17 +132,22 @@ class VenueCore:
         except bus.BusPayloadError as exc:
             _log.warning("show state dropped: %s", exc.reason)
             return
-        if (
-            self.state is not None
-            and state.version < self.state.version
-            and (state.conductor == self.state.conductor)
+        if self.state is not None and (state.epoch, state.version) < (
+            self.state.epoch,
+            self.state.version,
         ):
-            return  # an older state delivered late
+            return  # an older state delivered late, or the old timeline of a restarted conductor
         if state.content_hash != self.content.digest:
             self.mismatch = differences(self.content.parts, state.files) or ["content hash differs"]
         else:
             self.mismatch = []
         self.state = state
+        if self.grid is not None and self.grid.epoch != state.epoch:
+            # A conductor that started a new timeline (it did not find the old one's state):
+            # ticks are numbered from another epoch. The node ends this session and joins anew.
+            _log.warning("the conductor started a new timeline (epoch %s): joining it", state.epoch)
+            self.grid = None
+            self.submit = None
         if self.grid is None:
             self.grid = SharedGrid(epoch=state.epoch, fps=state.fps)
             self.steer(local)

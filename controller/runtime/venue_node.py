@@ -242,16 +242,23 @@ class VenueNode:
                 await self.link.stop()
 
     async def _play(self) -> None:
-        assert self.session is not None
         started = self.clock.now()
-        while self.session.player.running and not self._stopping.is_set():
-            if (
-                self.options.duration is not None
-                and self.clock.now() - started >= self.options.duration
-            ):
-                break
-            await self.clock.sleep_until(self.clock.now() + 0.1)
-        self.session.finish()
+
+        def over() -> bool:
+            duration = self.options.duration
+            return self._stopping.is_set() or (
+                duration is not None and self.clock.now() - started >= duration
+            )
+
+        while True:
+            session = self.session
+            assert session is not None
+            while session.player.running and not over() and session.grid is self.core.grid:
+                await self.clock.sleep_until(self.clock.now() + 0.1)
+            session.finish()
+            if over() or not session.player.stopped_cleanly or session.grid is self.core.grid:
+                return
+            await self._start_when_ready()  # the conductor started a new timeline: join it
 
     async def _offline(self) -> None:
         status = bus.VenueStatus.offline(self.core.venue)

@@ -164,3 +164,23 @@ def test_status_reports_the_timebase_and_the_show(key: Ed25519PrivateKey) -> Non
     assert (status.timebase_state, status.show_hash_ok, status.join_s) == ("locked", True, 0.4)
     assert status.rtt_ms == pytest.approx(2 * ONE_WAY * 1e3, abs=0.5)
 
+
+
+def test_an_older_state_is_ignored_and_a_new_timeline_replaces_the_grid(
+    key: Ed25519PrivateKey,
+) -> None:
+    core = venue(key)
+    core.submit = lambda command: None
+    core.on_state(state(version=5), 1000.0, None)
+    first = core.grid
+    core.on_state(state(version=4, state="held"), 1000.0, None)  # delivered late
+    assert core.state is not None
+    assert (core.state.version, core.state.state, core.grid) == (5, "running", first)
+    # a conductor that restarted without finding this state starts a new timeline: its
+    # versions start again, but its epoch is later, and the venue joins the new grid
+    core.on_state(state(version=1, epoch=SHARED0 + 600.0, state="armed"), 1000.0, None)
+    assert core.state.state == "armed"
+    assert core.grid is not first
+    assert core.grid is not None
+    assert core.grid.epoch == SHARED0 + 600.0
+    assert core.submit is None  # the node ends the session and joins anew
