@@ -152,5 +152,6 @@ def _figures(
         "receiver_socket_drops": received["socket_drops"],
         "packets_per_s": round(sum(s["data_packets"] for s in sources) / max(seconds, 1e-9)),
         "realtime": report.get("realtime"),
+        "send_errors": sum(o.get("errors", 0) for o in report.get("outputs", [])),
         "errors": [r.get("error") for r in shard_reports if r.get("error")],
     }

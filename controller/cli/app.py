@@ -37,7 +37,9 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self.prog, message, self.format_usage())
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """Every command; `only="render"` registers just `render` (its end-to-end speed is a
+    measured figure, BENCHMARKS.md, and importing the other commands costs half a second)."""
     parser = Parser(
         prog="citypulse",
         description="Show controller for city-scale lighting ceremonies.",
@@ -45,6 +47,11 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"citypulse {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    if only == "render":
+        from controller.cli import render_cmd
+
+        render_cmd.register(sub)
+        return parser
     check_cmd.register(sub)
     schema_cmd.register(sub)
     _register_optional(sub)
@@ -91,7 +98,8 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only="render" if words[:1] == ["render"] else None)
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:

@@ -31,9 +31,9 @@ from controller.outputs.mmsg import SendBatch
 
 __all__ = ["UdpSink", "is_loopback", "local_address_toward"]
 
-# A whole frame must fit: on loopback a datagram's memory stays charged to the sending
-# socket until the receiver has read it, and 4,035 sACN universes take about 6 MiB.
-SEND_BUFFER = 16 * 1024 * 1024
+# Whole frames must fit: on loopback a datagram's memory stays charged to the sending
+# socket until the receiver has read it, and 4,035 sACN universes take about 6 MiB a frame.
+SEND_BUFFER = 32 * 1024 * 1024
 SO_SNDBUFFORCE = 32  # Linux: SO_SNDBUF beyond wmem_max, for CAP_NET_ADMIN
 RECEIVE_LIMIT = 64  # datagrams read per `receive` call, so a flood cannot stall the caller
 _MAX_DATAGRAM = 2048  # Art-Net packets are at most 530 bytes; larger ones are cut and dropped

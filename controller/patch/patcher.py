@@ -287,6 +287,9 @@ class Patch:
     def _general(
         self, flat: F32, flat_out: U8, master: np.float32, driven: NDArray[np.bool_] | None
     ) -> None:
+        if jit.enabled():
+            self._general_compiled(flat, flat_out, master, driven)
+            return
         v = np.take(flat, self.src)
         is_home = np.zeros(len(v), np.bool_)
         d = self.has_default
@@ -319,6 +322,28 @@ class Patch:
         flat_out[self.dst[narrow]] = wide[narrow].astype(np.uint8)
         flat_out[self.dst[self.bits16]] = (wide[self.bits16] >> 8).astype(np.uint8)
         flat_out[self.dst[self.bits16] + 1] = (wide[self.bits16] & 0xFF).astype(np.uint8)
+
+    def _general_compiled(
+        self, flat: F32, flat_out: U8, master: np.float32, driven: NDArray[np.bool_] | None
+    ) -> None:
+        """`_general` in two compiled passes around the curves (which stay numpy: `pow`)."""
+        v = np.empty(len(self.src), np.float32)
+        is_home = np.empty(len(self.src), np.bool_)
+        mask = driven.reshape(-1) if driven is not None else _NO_MASK
+        kernels.general_levels(
+            flat, self.src, self.has_default, mask, driven is not None, self.home,
+            self.wx_src, self.wx_white, self.wx_color, self.undim, self.undim_src,
+            self.undim_dark, self.full, self.master_scaled, float(master), v, is_home,
+        )  # fmt: skip
+        for curve, gamma, pos in self.curve:
+            v[pos] = apply_curve(curve, v[pos], gamma)
+        kernels.general_bytes(
+            v, self.invert, self.lo, self.span, self.default, is_home, self.dst, self.bits16,
+            flat_out,
+        )  # fmt: skip
+
+
+_NO_MASK = np.zeros(1, np.bool_)
 
 
 def _inverse_curve(curve: Curve, v: F32, gamma: float) -> F32:

@@ -35,6 +35,7 @@ from controller.render.renderer import render
 __all__ = ["RenderPool", "render_frames"]
 
 CHUNK = 32
+DEPTH = 2  # slots per worker: it renders the next chunks while the writer drains
 
 
 def render_frames(
@@ -72,7 +73,7 @@ class RenderPool:
 
     def __init__(
         self, plan: VenuePlan, patch: Patch, *, first: int, count: int, master: float,
-        workers: int, chunk: int = CHUNK,
+        workers: int, chunk: int = CHUNK, depth: int = DEPTH,
     ) -> None:  # fmt: skip
         if workers < 1 or chunk < 1:
             msg = f"workers={workers!r} and chunk={chunk!r} must be at least 1"
@@ -80,7 +81,8 @@ class RenderPool:
         self.first, self.count, self.chunk = first, count, chunk
         self.channels = len(patch.universes) * 512
         self.workers = max(1, min(workers, -(-count // chunk)))
-        slots = 2 * self.workers
+        self.depth = depth
+        slots = depth * self.workers
         self._map = mmap.mmap(-1, max(1, slots * chunk * self.channels))
         self.ring = np.frombuffer(self._map, np.uint8).reshape(slots, chunk, self.channels)
         ctx = mp.get_context("fork")  # the children start with the compiled plan in memory
@@ -105,12 +107,13 @@ class RenderPool:
         if c * self.chunk < self.count:
             w = c % self.workers
             first, n = self._span(c)
-            self._conns[w].send((2 * w + (c // self.workers) % 2, first, n))
+            slot = self.depth * w + (c // self.workers) % self.depth
+            self._conns[w].send((slot, first, n))
 
     def chunks(self) -> Iterator[NDArray[np.uint8]]:
         """(frames, channels) blocks in show order; each is valid until the next is asked for."""
         n_chunks = -(-self.count // self.chunk)
-        for c in range(min(n_chunks, 2 * self.workers)):
+        for c in range(min(n_chunks, self.depth * self.workers)):
             self._send(c)
         for c in range(n_chunks):
             conn = self._conns[c % self.workers]
@@ -122,7 +125,7 @@ class RenderPool:
             if kind != "done":
                 raise RuntimeError(f"render worker {c % self.workers + 1}: {value}")
             yield self.ring[value, : self._span(c)[1]]
-            self._send(c + 2 * self.workers)  # its slot is free again
+            self._send(c + self.depth * self.workers)  # its slot is free again
 
     def close(self) -> None:
         for conn in self._conns:

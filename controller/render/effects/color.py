@@ -131,8 +131,19 @@ class RadialGradient:
     def prepare(self, ctx: EffectContext, params: Mapping[str, ParamTrack]) -> ClipRenderer:
         pos = ctx.positions[:, :2]
 
+        base, span = np.empty(3, np.float32), np.empty(3, np.float32)
+
         def render(t: float, p: ParamValues, out: F32) -> None:
             c = np.asarray(p["center"][:2], np.float32)
+            if jit.enabled():
+                a, b = p["inner"], p["outer"]
+                for row in range(3):
+                    base[row], span[row] = a[row], b[row] - a[row]
+                fused.radial_rgbi(
+                    ctx.positions, float(c[0]), float(c[1]), float(np.float32(p["radius"][0])),
+                    base, span, p["level"][0], out,
+                )  # fmt: skip
+                return
             dist = np.sqrt(((pos - c) ** 2).sum(axis=1))
             u = np.clip(dist / np.float32(p["radius"][0]), 0.0, 1.0).astype(np.float32)
             _mix(out, u, p["inner"], p["outer"], p["level"][0])

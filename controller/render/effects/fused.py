@@ -12,7 +12,15 @@ from numpy.typing import NDArray
 
 from controller.render.jit import kernel
 
-__all__ = ["level_rgbi", "noise_rgbi", "rainbow_rgbi", "sparkle_draw", "sparkle_rgbi"]
+__all__ = [
+    "level_rgbi",
+    "map_rgbi",
+    "noise_rgbi",
+    "radial_rgbi",
+    "rainbow_rgbi",
+    "sparkle_draw",
+    "sparkle_rgbi",
+]
 
 F32 = NDArray[np.float32]
 I32 = NDArray[np.int32]
@@ -119,3 +127,51 @@ def level_rgbi(level: F32, c0: float, c1: float, c2: float, out: F32) -> None:
         out[1, i] = v * r
         out[2, i] = v * g
         out[3, i] = v * b
+
+
+@kernel
+def radial_rgbi(
+    pos: F32, cx: float, cy: float, radius: float, base: F32, span: F32, level: float,
+    out: F32,
+) -> None:  # fmt: skip
+    """Radial gradient: u = clip(|xy - c| / radius, 0, 1); light base + span * u at level."""
+    x0, y0, r = np.float32(cx), np.float32(cy), np.float32(radius)
+    lev = np.float32(level)
+    scaled = level != 1.0
+    zero, one = np.float32(0.0), np.float32(1.0)
+    for i in range(pos.shape[0]):
+        dx = pos[i, 0] - x0
+        dy = pos[i, 1] - y0
+        u = np.sqrt(dx * dx + dy * dy) / r
+        u = zero if u < zero else (one if u > one else u)
+        for row in range(3):
+            c = base[row] + span[row] * u
+            out[1 + row, i] = c * lev if scaled else c
+        out[0, i] = lev
+
+
+@kernel
+def map_rgbi(
+    u0: F32, v0: F32, du: float, dv: float, tile: bool, width: int, height: int,
+    image: F32, level: float, out: F32,
+) -> None:  # fmt: skip
+    """Pixel-map `image` (height x width rows of RGB) at each element's (u, v)."""
+    su, sv = np.float32(du), np.float32(dv)
+    zero, one = np.float32(0.0), np.float32(1.0)
+    lev = np.float32(level)
+    for i in range(u0.shape[0]):
+        u = u0[i] + su
+        v = v0[i] + sv
+        if tile:
+            u = u % one
+            v = v % one
+        inside = u >= zero and u < one and v >= zero and v < one
+        ix = int(np.int32(u * np.float32(width)))
+        iy = int(np.int32((one - v) * np.float32(height)))
+        ix = 0 if ix < 0 else (width - 1 if ix > width - 1 else ix)
+        iy = 0 if iy < 0 else (height - 1 if iy > height - 1 else iy)
+        k = iy * width + ix
+        gain = lev if inside else zero
+        for row in range(3):
+            out[1 + row, i] = image[k, row] * gain
+        out[0, i] = gain

@@ -15,7 +15,9 @@ from numpy.typing import NDArray
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from controller.effects_api import EffectSpec, ParamKind, ParamSpec, ParamTrack
+from controller.render import jit
 from controller.render.context import ClipRenderer, EffectContext, ParamValues
+from controller.render.effects import fused
 from controller.render.effects.common import RGBI, level_param, number_param, phase, scale_light
 
 __all__ = ["MAX_SIDE", "SPECS", "MediaError", "load_frames"]
@@ -73,6 +75,17 @@ class _Mapped:
         video = self.video
 
         def render(t: float, p: ParamValues, out: F32) -> None:
+            if jit.enabled():
+                index = 0
+                if video:
+                    frame = int(phase(p, "fps", t))
+                    index = frame % n_frames if p["loop"][0] > 0.5 else min(frame, n_frames - 1)
+                fused.map_rgbi(
+                    u0, v0, float(np.float32(phase(p, "scroll_u", t))),
+                    float(np.float32(phase(p, "scroll_v", t))), tile, width, height,
+                    flat[index], p["level"][0], out,
+                )  # fmt: skip
+                return
             u = u0 + np.float32(phase(p, "scroll_u", t))
             v = v0 + np.float32(phase(p, "scroll_v", t))
             if tile:
