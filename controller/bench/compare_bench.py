@@ -103,7 +103,9 @@ def _run(
         "cpu_cores": None if cores is None else round(cores, 3),
         "cpu_ms_per_frame": None if cores is None else round(cores / FPS * 1e3, 3),
         "interval_dev_ms": max(
-            (s["interval_dev_ms"] for s in sources), key=lambda d: d["p99"], default=None
+            (s["interval_dev_ms"] for s in sources if s["interval_dev_ms"]),
+            key=lambda d: d["p99"],
+            default=None,
         ),
         "peak_rss_mib": sender["peak_rss_mib"],
         "incomplete_frames": sum(s["incomplete"] for s in sources),

@@ -158,11 +158,16 @@ class FrameCounter:
 SETTLE_S = 1.0  # intervals in a source's first second are left out (processes warming up)
 
 
-def _deviation(times: list[float], period: float) -> dict[str, float]:
+MIN_INTERVALS = 10  # fewer: no interval figures (None), rather than a misleading zero
+
+
+def _deviation(times: list[float], period: float) -> dict[str, float] | None:
     t = np.asarray(times)
     if len(t) > 2:
         t = t[t >= t[0] + SETTLE_S]
-    dev = np.abs(np.diff(t) - period) * 1e3 if len(t) > 1 else np.zeros(1)
+    if len(t) <= MIN_INTERVALS:
+        return None
+    dev = np.abs(np.diff(t) - period) * 1e3
     return {
         "p50": round(float(np.percentile(dev, 50)), 3),
         "p99": round(float(np.percentile(dev, 99)), 3),

@@ -141,7 +141,9 @@ def _figures(
         "universes_seen": sum(s["universes"] for s in sources),
         "fps_achieved": min((s["fps"] for s in sources), default=0.0),
         "interval_dev_ms": max(
-            (s["interval_dev_ms"] for s in sources), key=lambda d: d["p99"], default=None
+            (s["interval_dev_ms"] for s in sources if s["interval_dev_ms"]),
+            key=lambda d: d["p99"],
+            default=None,
         ),
         "lateness_ms": report.get("lateness_ms"),
         "sender_cpu_cores": cpu,

@@ -55,11 +55,15 @@ def _table(rows: list[dict[str, Any]], ratios: dict[str, Any]) -> str:
     for peer, value in ratios["universes_held"].items():
         text = f"{value}x" if value is not None else f"citypulse {held['citypulse']}, {peer} 0"
         lines.append(f"  universes held at 44 fps, citypulse / {peer}: {text}")
+
+    def x(value: float | None) -> str:
+        return "n/a" if value is None else f"{value}x"
+
     for r in ratios["rungs"]:
         lines.append(
             f"  {r['universes']:>5} universes, {r['peer']:<9} packets/s arriving "
-            f"{r['packets_per_s']}x, CPU per frame {r['cpu_per_frame']}x, jitter p99 "
-            f"{r['jitter_p99']}x, memory {r['memory']}x"
+            f"{x(r['packets_per_s'])}, CPU per frame {x(r['cpu_per_frame'])}, jitter p99 "
+            f"{x(r['jitter_p99'])}, memory {x(r['memory'])}"
         )
     return "\n".join(lines)
 

@@ -33,16 +33,25 @@ def _frame(sender: sacn.SacnSender, n: int, k: int) -> list[bytes]:
 
 def test_complete_frames_from_two_sources() -> None:
     a, b, counter = _sender(CID_A, range(1, 4)), _sender(CID_B, range(4, 6)), FrameCounter()
-    for k in range(10):
+    for k in range(60):
         _feed(counter, _frame(a, 3, k) + _frame(b, 2, k), k * 0.025)
     report = counter.report(40.0)
     assert [(s["universes"], s["frames"], s["complete"]) for s in report["sources"]] == [
-        (3, 10, 10), (2, 10, 10)
+        (3, 60, 60), (2, 60, 60)
     ]  # fmt: skip
     first = report["sources"][0]
     assert (first["incomplete"], first["frames_skipped"], first["out_of_order"]) == (0, 0, 0)
     assert first["fps"] == 40.0
     assert first["interval_dev_ms"]["max"] < 1e-6
+    assert first["universes_at_fps"] == 3
+
+
+def test_too_few_intervals_give_no_jitter_figure() -> None:
+    a, counter = _sender(CID_A, range(1, 2)), FrameCounter()
+    for k in range(5):
+        _feed(counter, _frame(a, 1, k), k * 0.025)
+    (s,) = counter.report(40.0)["sources"]
+    assert s["interval_dev_ms"] is None
 
 
 def test_a_missing_universe_a_lost_frame_and_a_reordering_are_counted() -> None:
