@@ -165,7 +165,6 @@ def test_status_reports_the_timebase_and_the_show(key: Ed25519PrivateKey) -> Non
     assert status.rtt_ms == pytest.approx(2 * ONE_WAY * 1e3, abs=0.5)
 
 
-
 def test_an_older_state_is_ignored_and_a_new_timeline_replaces_the_grid(
     key: Ed25519PrivateKey,
 ) -> None:
