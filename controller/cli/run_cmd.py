@@ -18,7 +18,12 @@ from typing import Any
 from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue, resolve_time
 from controller.cli.run_session import RunOptions, open_session, summary
-from controller.cli.shard_worker import add_shards_argument, check_shards, run_sharded
+from controller.cli.shard_worker import (
+    add_shards_argument,
+    check_shards,
+    freeze_heap,
+    run_sharded,
+)
 from controller.runtime.session import SessionOptions, VenueSession
 
 __all__ = ["register"]
@@ -173,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         if options.virtual:
             session.run_inline()
         else:
+            freeze_heap()  # no full garbage collection of the loaded show while playing
             session.start()
             if osc is not None:
                 osc.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -90,6 +91,18 @@ def main(spec: ShardSpec, conn: Connection) -> None:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
+def freeze_heap() -> None:
+    """Collect once, then leave everything loaded so far out of garbage collection.
+
+    A loaded show is tens of thousands of objects; a full collection of them took 64 ms
+    (measured, a 2,018-universe city), and one came every few hundred frames from the
+    output thread's own allocations: a stall of three frames, and dropped frames. Frozen
+    objects are never traversed again; what is allocated while playing still is.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _grid(spec: ShardSpec, clock: Clock) -> FrameGrid:
     if spec.board is None:
         return LocalGrid(epoch=spec.epoch, fps=spec.fps)
@@ -134,6 +147,7 @@ def _play(spec: ShardSpec, conn: Connection) -> None:
         clock = SkewedClock(clock, offset_s=offset, drift_ppm=drift, start=start)
     session = _session(spec, clock)
     engine = session.engine
+    freeze_heap()
     session.start()
     started = clock.now() + READY_WAIT_S
     while engine.statistics().frames_sent == 0:  # ready = playing (warmed up, on the grid)

@@ -384,8 +384,8 @@ class ShardedSession:
             "shards": [
                 {"shard": s.spec.index + 1, "universes": [s.spec.universes[0], s.spec.universes[-1]],
                  "count": len(s.spec.universes), **{k: v for k, v in r.items() if k in (
-                     "position_s", "frames_sent", "frames_dropped", "late_frames", "lateness_ms",
-                     "error")},
+                     "position_s", "frames_sent", "frames_dropped", "drops", "late_frames",
+                     "lateness_ms", "error")},
                  "ticks": {c["command"]: c["tick"] for c in r.get("commands", [])}}
                 for s, r in zip(self.shards, reports, strict=True)
             ],
