@@ -76,7 +76,8 @@ class VenueSession:
         self.engine = Engine(
             plan=plan, patch=job.patch, playback=self.playback, outputs=outputs, grid=self.grid
         )
-        self.started_at: float | None = None  # the first frame's delivery: --duration counts from it
+        # the first frame's delivery: --duration counts from it
+        self.started_at: float | None = None
         self._held_since: float | None = None
         self._auto_go_sent: int | None = None  # playback version the last auto-go answered
         for command in self._opening(start):
