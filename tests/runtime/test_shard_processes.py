@@ -84,3 +84,18 @@ def test_shards_refuse_what_one_process_must_do(tmp_path: Path) -> None:
         assert "error" in done.stderr
         assert word in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_the_loaded_show_is_frozen_out_of_garbage_collection(tmp_path: Path) -> None:
+    import gc
+
+    from controller.cli.shard_worker import freeze_heap
+    from controller.runtime.job import load_venue
+
+    job = load_venue(write_city(tmp_path, 8), None)
+    try:
+        freeze_heap()
+        assert gc.get_freeze_count() > 1000  # the show's objects: never traversed again
+        assert gc.is_tracked(job.loaded.show)
+    finally:
+        gc.unfreeze()
