@@ -18,6 +18,7 @@ Strategy:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -217,6 +218,8 @@ class VenueNode:
             session.submit(command)
         self.core.submit = session.submit
         self.session = session
+        gc.collect()  # a loaded show is tens of thousands of objects: a full collection of
+        gc.freeze()  # them mid-show is a stall of frames; frozen, they are never traversed again
         session.start()
         self._mark("playing")
         _log.info("%s playing (joined at %s)", self.core.venue, self.core.state)
