@@ -187,9 +187,16 @@ class Engine:
         return self._render(tick, show_frame, master)
 
     def warm_up(self) -> None:
-        """Render and patch once, off the record: first-use costs (caches, allocations) are
-        paid before the first deadline, not by a dropped frame."""
-        self._render(0, 0, 0.0)
+        """Render and patch, off the record, a frame inside every clip: first-use costs
+        (compiled kernels loading, caches, allocations) are paid before the first deadline,
+        not by a dropped frame when a clip first plays. Rendering is deterministic, so these
+        frames change nothing that comes after."""
+        fps, last = self.plan.fps, self.plan.frame_count - 1
+        frames = {0} | {
+            min(last, max(0, round((c.start + c.end) / 2 * fps))) for c in self.plan.clips
+        }
+        for frame in sorted(frames):
+            self._render(0, frame, 0.0)
         self._render(0, 0, 0.0)  # both buffers
 
     def prepare_stop(self, tick: int, *, dark: bool) -> Prepared:
