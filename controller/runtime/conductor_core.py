@@ -31,7 +31,7 @@ from controller.protocols import bus
 from controller.protocols.signing import CommandRejected, Verifier, new_nonce, sign
 from controller.runtime.commands import Command, CommandError, CommandKind
 from controller.runtime.content import ShowContent
-from controller.runtime.grid import LocalGrid
+from controller.runtime.grid import grid_tick
 from controller.runtime.playback import Playback, PlayState
 
 __all__ = ["LEAD_MAX_S", "LEAD_MIN_S", "ConductorCore", "Publish", "ShowInfo"]
@@ -97,7 +97,7 @@ class ConductorCore:
     # -- the grid ----------------------------------------------------------------------------
     def tick_for(self, shared: float) -> int:
         """The first tick due at or after `shared` (the grid arithmetic every venue uses)."""
-        return LocalGrid(epoch=self.epoch, fps=self.show.fps).tick_for(shared)
+        return grid_tick(self.epoch, self.show.fps, shared)
 
     def adopt(self, state: bus.ShowState) -> None:
         """Continue from a retained state (a standby taking over, a restarted conductor)."""

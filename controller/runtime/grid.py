@@ -17,9 +17,19 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["FrameGrid", "LocalGrid"]
+__all__ = ["FrameGrid", "LocalGrid", "grid_tick", "grid_time"]
 
 _EPS = 1e-9  # seconds: float noise when a time sits exactly on a frame
+
+
+def grid_time(epoch: float, fps: int, tick: int) -> float:
+    """Grid time of frame `tick`: `epoch + tick / fps` (every grid's arithmetic)."""
+    return epoch + tick / fps
+
+
+def grid_tick(epoch: float, fps: int, grid_time: float) -> int:
+    """The first frame due at or after `grid_time` (float noise on a frame counts as on it)."""
+    return math.ceil((grid_time - epoch) * fps - _EPS * fps)
 
 
 class FrameGrid(Protocol):
@@ -51,10 +61,10 @@ class LocalGrid:
     fps: int
 
     def time_of(self, tick: int) -> float:
-        return self.epoch + tick / self.fps
+        return grid_time(self.epoch, self.fps, tick)
 
     def tick_for(self, grid_time: float) -> int:
-        return math.ceil((grid_time - self.epoch) * self.fps - _EPS * self.fps)
+        return grid_tick(self.epoch, self.fps, grid_time)
 
     def deadline(self, tick: int) -> float:
         return self.time_of(tick)

@@ -15,17 +15,16 @@ a reader retries until it read one even version on both sides of the map.
 
 from __future__ import annotations
 
-import math
 from multiprocessing import shared_memory
 
 import numpy as np
 
+from controller.runtime.grid import grid_tick, grid_time
 from controller.runtime.shared_grid import TrustedClockMap
 from controller.sync.discipline import ClockMap
 
 __all__ = ["BoardGrid", "MapBoard"]
 
-_EPS = 1e-9
 _WORDS = 4  # version, local_at, shared_at, rate
 
 
@@ -95,10 +94,10 @@ class BoardGrid:
         return current
 
     def time_of(self, tick: int) -> float:
-        return self.epoch + tick / self._fps
+        return grid_time(self.epoch, self._fps, tick)
 
     def tick_for(self, grid_time: float) -> int:
-        return math.ceil((grid_time - self.epoch) * self._fps - _EPS * self._fps)
+        return grid_tick(self.epoch, self._fps, grid_time)
 
     def deadline(self, tick: int) -> float:
         return self._map().local(self.time_of(tick))

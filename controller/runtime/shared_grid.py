@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from controller.runtime.grid import grid_tick, grid_time
 from controller.sync.discipline import ClockMap
 
 __all__ = ["SharedGrid", "TrustedClockMap"]
-
-_EPS = 1e-9
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,10 +72,10 @@ class SharedGrid:
         return current
 
     def time_of(self, tick: int) -> float:
-        return self.epoch + tick / self._fps
+        return grid_time(self.epoch, self._fps, tick)
 
     def tick_for(self, grid_time: float) -> int:
-        return math.ceil((grid_time - self.epoch) * self._fps - _EPS * self._fps)
+        return grid_tick(self.epoch, self._fps, grid_time)
 
     def deadline(self, tick: int) -> float:
         return self._current().local(self.time_of(tick))
