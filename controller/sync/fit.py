@@ -12,11 +12,17 @@ Strategy:
   split any way between the legs), so it is weighted by 1/((x/2)²/3 + ε²): the variance of
   an error spread evenly over ±x/2, plus timestamp noise ε.
 - All-sample fit: Huber-weighted iteratively reweighted least squares over every sample.
+- Per-direction floor fit (`controller.sync.envelope`): the widest strip between the
+  forward and reverse one-way readings, its middle the offset. Under one-sided (queueing)
+  jitter it is an order of magnitude closer than any round-trip filter, because each leg's
+  floor shows up on its own while a quick round trip needs both legs quick at once.
 - Choice: min-delay filtering is right when the slow exchanges carry queueing bias: the
   all-sample line then disagrees with the floor line by more than their joint 3σ, and the
   floor fit wins. Otherwise the fit with the smaller standard error wins; under symmetric
   jitter the floor band is no steadier than the rest (low delay does not mean low error),
-  so the all-sample fit, with twenty times the samples, wins.
+  so the all-sample fit, with twenty times the samples, wins. The per-direction fit then
+  replaces the winner when its own bound is smaller and the two agree within their bounds
+  (the legs have hard floors: queueing), and its strip is not empty (the line model holds).
 - Error terms: the fit's standard errors (heteroskedasticity-robust, from the residuals),
   and a systematic term. For the floor fit: half the gap between the two lowest delays
   (how far the best exchange may still sit above the path's true floor), plus half the
@@ -28,17 +34,18 @@ Strategy:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from controller.sync.envelope import envelope_fit
 from controller.sync.samples import SampleArrays
 
 __all__ = ["FitMode", "FitOptions", "LineFit", "fit_window"]
 
-FitMode = Literal["floor", "all"]
+FitMode = Literal["envelope", "floor", "all"]
 
 _HUBER_K = 1.345  # Huber's tuning constant: 95 % efficiency under normal noise
 _MAD_TO_SIGMA = 1.4826  # median absolute deviation of a normal sample → its sigma
@@ -72,6 +79,9 @@ class LineFit:
     se_rate: float
     systematic_s: float
     used: int
+    # The round-trip floor fit, for change detection: the envelope follows a jump of the
+    # offset at once (one side of its strip moves), the low-delay band only slowly.
+    floor: LineFit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +193,7 @@ def fit_window(samples: SampleArrays, opts: FitOptions) -> LineFit | None:
     if samples.t.size < opts.min_floor_samples:
         return None
     floor, floor_systematic, used = _floor_fit(samples, opts)
+    floor_used = used
     chosen, systematic = floor, floor_systematic
     mode: FitMode = "floor"
     if samples.t.size > used:
@@ -194,13 +205,40 @@ def fit_window(samples: SampleArrays, opts: FitOptions) -> LineFit | None:
         if disagreement <= _SIGNIFICANT * joint and everything_se < floor_se:
             chosen, mode, systematic = everything, "all", disagreement
             used = int(samples.t.size)
+    reference = _line_fit("floor", floor, floor_systematic, floor_used)
+    envelope = _envelope_if_better(samples, opts, chosen, systematic)
+    if envelope is not None:
+        return replace(envelope, floor=reference)
+    return replace(_line_fit(mode, chosen, systematic, used), floor=reference)
+
+
+def _line_fit(mode: FitMode, line: _Line, systematic: float, used: int) -> LineFit:
     return LineFit(
-        mode=mode,
-        t_ref=chosen.t_ref,
-        intercept=chosen.intercept,
-        rate=chosen.rate,
-        se_intercept=chosen.se_intercept,
-        se_rate=chosen.se_rate,
-        systematic_s=systematic,
+        mode=mode, t_ref=line.t_ref, intercept=line.intercept, rate=line.rate,
+        se_intercept=line.se_intercept, se_rate=line.se_rate, systematic_s=systematic,
         used=used,
-    )
+    )  # fmt: skip
+
+
+def _envelope_if_better(
+    samples: SampleArrays, opts: FitOptions, chosen: _Line, systematic: float
+) -> LineFit | None:
+    """The per-direction floor fit, if it is tighter than `chosen` and consistent with it."""
+    fit = envelope_fit(
+        samples.t, samples.offset, samples.delay, rate_prior=opts.rate_prior,
+        rate_prior_sd=opts.rate_prior_sd, max_rate=opts.max_rate,
+        timestamp_noise_s=opts.timestamp_noise_s,
+    )  # fmt: skip
+    if fit is None or fit.width_s <= 0.0:
+        return None
+    line = _Line(fit.t_ref, fit.intercept, fit.rate, fit.se_intercept, fit.se_rate)
+    t_last = float(samples.t[-1])
+    bound = fit.systematic_s + _SIGNIFICANT * line.se_at(t_last)
+    chosen_bound = systematic + _SIGNIFICANT * chosen.se_at(t_last)
+    if bound >= chosen_bound or abs(line.at(t_last) - chosen.at(t_last)) > bound + chosen_bound:
+        return None
+    return LineFit(
+        mode="envelope", t_ref=fit.t_ref, intercept=fit.intercept, rate=fit.rate,
+        se_intercept=fit.se_intercept, se_rate=fit.se_rate, systematic_s=fit.systematic_s,
+        used=int(samples.t.size),
+    )  # fmt: skip

@@ -152,7 +152,7 @@ class TimebaseSnapshot:
     asymmetry_bound_s: float | None  # unobservable: static asymmetry may add up to rtt/2
     samples: int
     last_sample_age_s: float | None
-    filter: FitMode | None  # "floor" (low-delay) or "all" (robust all-sample)
+    filter: FitMode | None  # "envelope" (per-direction floors), "floor" (low-delay), "all"
     steps: int
     route_changes: int  # the delay floor moved for good: older samples dropped
     clock_jumps: int  # the offset moved for good (a clock was stepped): older samples dropped
@@ -353,8 +353,9 @@ class Timebase:
         if cut is not None:
             self.route_changes += 1
         elif self._fit is not None:
+            line = self._fit.line.floor or self._fit.line
             cut = offset_jump_cut(
-                samples, self._fit.line, recent_s=c.change_recent_s, min_step_s=c.change_min_s
+                samples, line, recent_s=c.change_recent_s, min_step_s=c.change_min_s
             )
             self.clock_jumps += cut is not None
         if cut is None:

@@ -49,7 +49,7 @@ def test_one_sided_jitter_meets_one_millisecond_p99(name: str) -> None:
     assert result.converged_at(5 * MS) <= 10.0
     assert _covered(result, 10.0) >= 0.99
     snapshot = result.timebase.snapshot(result.simulation.exchanges[-1].t4)
-    assert snapshot.filter == "floor"
+    assert snapshot.filter == "envelope"
     assert snapshot.state is TimebaseState.LOCKED
     assert snapshot.route_changes == snapshot.clock_jumps == snapshot.steps == 0
 
@@ -57,24 +57,38 @@ def test_one_sided_jitter_meets_one_millisecond_p99(name: str) -> None:
 @pytest.mark.parametrize("seed", [2, 3])
 def test_benchmark_path_converges_within_ten_seconds_then_tightens(seed: int) -> None:
     result = run(bench_scenario(), seed=seed)
-    assert result.converged_at(2 * MS) <= 10.0
-    assert result.converged_at(1 * MS) <= 30.0
-    assert result.p99_after(60.0) <= 0.6 * MS
+    assert result.converged_at(1 * MS) <= 10.0
+    assert result.p99_after(60.0) <= 0.15 * MS  # the round-trip floor alone gave ~0.5 ms
 
 
-def test_twenty_ms_mean_jitter_on_each_leg_stays_near_a_millisecond() -> None:
+def test_twenty_ms_mean_jitter_on_each_leg_stays_well_under_a_millisecond() -> None:
     # The harsher reading of "one-sided jitter 20 ms": 20 ms mean on each leg, 40 ms RTT.
     result = run(bench_scenario(replace(BENCH_PATH, jitter_s=0.02), rate_hz=20.0), seed=1)
-    assert result.p99_after(60.0) <= 1.2 * MS
+    assert result.p99_after(60.0) <= 0.2 * MS
     assert _covered(result, 10.0) >= 0.99
 
 
-def test_symmetric_normal_jitter_falls_back_to_all_samples_with_a_sane_bound() -> None:
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_live_benchmark_reading_is_under_a_millisecond_from_ten_seconds(seed: int) -> None:
+    # What `citypulse bench sync` runs: 20 ms mean on each leg, 15 exchanges a second, and
+    # a short run: the figure counts from 10 s, long before the window fills. Each leg's
+    # floor shows up on its own; the round trip is quick only when both legs are at once
+    # (the round-trip floor fit gave p99 1.1-1.4 ms here).
+    path = replace(BENCH_PATH, jitter_s=0.02)
+    result = run(bench_scenario(path, rate_hz=15.0, duration_s=40.0), seed=seed)
+    assert result.converged_at(1 * MS) <= 10.0
+    assert result.p99_after(10.0) <= 1.0 * MS
+    assert _covered(result, 10.0) >= 0.99
+    assert result.timebase.snapshot(result.simulation.exchanges[-1].t4).filter == "envelope"
+
+
+def test_symmetric_normal_jitter_leaves_the_round_trip_floor_with_a_sane_bound() -> None:
     # netem "delay 50ms 20ms distribution normal" on both legs: low delay does not mean
     # low error, so min-delay filtering would throw away 90 % of the samples for nothing.
+    # The all-sample fit or the per-direction floors (the legs' tails) take over.
     result = run(bench_scenario(replace(BENCH_PATH, jitter="normal", jitter_s=0.02)), seed=1)
     snapshot = result.timebase.snapshot(result.simulation.exchanges[-1].t4)
-    assert snapshot.filter == "all"
+    assert snapshot.filter in ("all", "envelope")
     assert result.p99_after(60.0) <= 3.0 * MS
     assert _covered(result, 10.0) >= 0.99
     assert snapshot.error_bound_s is not None

@@ -139,7 +139,7 @@ def test_snapshot_reports_every_field_while_locked() -> None:
     )
     assert snapshot.last_sample_age_s == pytest.approx(0.05)
     assert snapshot.samples == len(sim.exchanges)
-    assert snapshot.filter == "floor"
+    assert snapshot.filter == "envelope"
     assert snapshot.at == now
     estimate = timebase.estimate(now)
     assert estimate is not None
