@@ -128,8 +128,8 @@ def _progress_table(phase: str, status: dict[str, Any]) -> Any:
     return table
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def _num(value: float | None, places: int = 2) -> str:
+    return "-" if value is None else f"{value:.{places}f}"
 
 
 def _summary(result: dict[str, Any], report: Path) -> str:
@@ -144,8 +144,8 @@ def _summary(result: dict[str, Any], report: Path) -> str:
         truth = (tb.get("truth") or {}).get("estimate_error_ms") or {}
         lines.append(
             f"  {name:<11} {setup['link']:<23} {setup['clock_offset_ms']:+7.0f} ms / "
-            f"{setup['clock_drift_ppm']:+4.0f} ppm   {truth.get('p50', float('nan')):6.3f} / "
-            f"{truth.get('p99', float('nan')):6.3f}            {_num(tb.get('error_bound_ms')):>8} "
+            f"{setup['clock_drift_ppm']:+4.0f} ppm   {_num(truth.get('p50'), 3):>6} / "
+            f"{_num(truth.get('p99'), 3):>6}            {_num(tb.get('error_bound_ms')):>8} "
             f"{_num(tb.get('rtt_ms')):>8}   {rep.get('frames_sent', '-')} / {rep.get('frames_dropped', '-')}"
         )
     wire = (result.get("wire") or {}).get("overall", {})

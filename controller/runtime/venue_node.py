@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ __all__ = ["VenueNode", "VenueNodeOptions", "VenueRefused"]
 
 _log = logging.getLogger("citypulse.venue")
 
+TRUTH_HZ = 10.0  # benchmark only: samples of the estimator's error a second
 BUS_PRIORITY = 40  # SCHED_FIFO priority of the bus thread with --rt (the output thread: 50)
 
 
@@ -49,11 +51,14 @@ class VenueRefused(Exception):  # noqa: N818 - a verdict, not a bug
 @dataclass(slots=True)
 class TruthLog:
     """Benchmark only: the estimator's error against the true shared time, when it is known
-    (a simulated clock offset and drift on one host: `citypulse venue --clock-offset-ms`)."""
+    (a simulated clock offset and drift on one host: `citypulse venue --clock-offset-ms`).
+
+    Sampled `TRUTH_HZ` times a second from the first estimate on; `at` is local seconds."""
 
     truth: Callable[[float], float]  # local time -> the true shared time
+    at: list[float] = field(default_factory=list)  # local time of each sample
     estimate_ms: list[float] = field(default_factory=list)  # raw estimate minus truth
-    map_ms: list[float] = field(default_factory=list)  # the disciplined map minus truth
+    map_ms: list[float] = field(default_factory=list)  # the disciplined map minus truth (NaN: none)
     locked_at: float | None = None  # local time the timebase first locked
 
     def sample(self, core: VenueCore, local: float) -> None:
@@ -63,10 +68,11 @@ class TruthLog:
             return
         if self.locked_at is None and core.locked(local):
             self.locked_at = local
+        self.at.append(local)
         self.estimate_ms.append((estimate.shared(local) - truth) * 1e3)
         grid = core.grid
-        if grid is not None and grid.ready:
-            self.map_ms.append((grid.to_grid(local) - truth) * 1e3)
+        ready = grid is not None and grid.ready
+        self.map_ms.append((grid.to_grid(local) - truth) * 1e3 if grid and ready else math.nan)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,8 +177,6 @@ class VenueNode:
             await self.clock.sleep_until(next_at)
 
     async def _status(self) -> None:
-        if self.truth is not None:
-            self.truth.sample(self.core, self.clock.now())
         m = self.milestones
         join = m["playing"] - m["connected"] if "playing" in m and "connected" in m else None
         topic, payload = self.core.status(self.clock.now(), self.health(), join)
@@ -236,6 +240,10 @@ class VenueNode:
             group.create_task(self._exchanges(), name="time")
             group.create_task(self._every(self.options.status_hz, self._status), name="status")
             group.create_task(self._every(2 * self.looks.rate_hz, self._look), name="looks")
+            if self.truth is not None:
+                truth = self.truth
+                sample = lambda: truth.sample(self.core, self.clock.now())  # noqa: E731
+                group.create_task(self._every(TRUTH_HZ, sample), name="truth")
             try:
                 await self._start_when_ready()
                 await self._play()

@@ -6,7 +6,7 @@ Rules:
   the previous one stood at that instant, so successive maps never jump backwards.
 - Steering (`steer(now, estimate)`) measures the error e = estimate − map at `now`:
   - |e| ≤ step threshold: slew. The rate becomes the estimated rate plus e/τ, the extra
-    clamped to ±`max_slew`; at 500 ppm a 44 fps frame period moves by 11 µs, so frames
+    clamped to ±`max_slew`; at 2000 ppm a 44 fps frame period moves by 45 µs, so frames
     never bunch or skip.
   - e > step threshold: step forward to the estimate (frames are skipped), reported.
   - e < −step threshold: the map holds still for |e| (the current frame is held) and then

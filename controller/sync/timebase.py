@@ -82,8 +82,8 @@ class TimebaseConfig:
     lock_error_s: float = 0.010  # a fit with a larger bound does not lock
     sigmas: float = 3.0  # the bound's statistical terms, in standard errors
     min_rate_error_ppm: float = 1.0  # rate uncertainty assumed at least, for holdover
-    max_slew_ppm: float = 500.0  # the disciplined map runs at most this far off the rate
-    slew_time_s: float = 5.0  # time constant of the slew
+    max_slew_ppm: float = 2000.0  # the disciplined map runs at most this far off the rate
+    slew_time_s: float = 1.0  # time constant of the slew (at most max_slew_ppm)
     step_threshold_s: float = 0.050  # errors beyond this are stepped, not slewed
 
     def __post_init__(self) -> None:

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from controller.sync.discipline import ClockMap, Discipline, Estimate
+from controller.sync.timebase import TimebaseConfig
 from tests.sync.helpers import BENCH_CLOCK, bench_scenario, play
 
 MS = 1e-3
 PPM = 1e-6
+MAX_SLEW_PPM = TimebaseConfig().max_slew_ppm
 FPS = 44.0
 SHARED = 1_700_000_000.0
 
@@ -89,7 +91,9 @@ def test_steering_with_time_going_backwards_changes_nothing() -> None:
 def test_player_frames_are_evenly_spaced_and_on_time() -> None:
     playback = play(bench_scenario(), seed=1, fps=FPS)
     intervals = np.diff(playback.deadlines) * FPS  # in frame periods
-    limit = (abs(BENCH_CLOCK.drift_ppm) + 500 + 5) * PPM  # clock rate plus the slew
+    # The clock's rate, plus the slew, plus how far the first second's rate fit may be off
+    # (the rate prior's sd): at most 49 µs of a 22.7 ms period.
+    limit = (abs(BENCH_CLOCK.drift_ppm) + MAX_SLEW_PPM + 100) * PPM
     assert np.all(np.abs(intervals - 1.0) <= limit)
     assert np.all(np.diff(playback.frames) == 1)  # none skipped, none repeated
     settled = playback.deadlines >= playback.deadlines[0] + 55.0
@@ -101,7 +105,8 @@ def test_small_conductor_step_is_slewed_at_no_more_than_the_limit() -> None:
     clock = replace(BENCH_CLOCK, conductor_steps=((80.0, 0.02),))
     playback = play(bench_scenario(clock=clock), seed=1, fps=FPS)
     intervals = np.diff(playback.deadlines) * FPS
-    assert np.all(np.abs(intervals - 1.0) <= (abs(BENCH_CLOCK.drift_ppm) + 505) * PPM)
+    limit = (abs(BENCH_CLOCK.drift_ppm) + MAX_SLEW_PPM + 100) * PPM
+    assert np.all(np.abs(intervals - 1.0) <= limit)
     assert np.all(np.diff(playback.frames) == 1)
     assert playback.timebase.steps == ()
     assert abs(playback.shared_error[-1]) <= 1 * MS  # caught up by the end
@@ -114,7 +119,8 @@ def test_large_forward_conductor_step_skips_frames_once_and_says_so() -> None:
     assert sorted(set(jumps.tolist())) == [1, 9]  # 200 ms at 44 fps: 8 frames skipped
     assert np.count_nonzero(jumps == 9) == 1
     (step,) = playback.timebase.steps
-    assert step.size_s == pytest.approx(0.2, abs=2 * MS)
+    # Until the jump is believed (about 4 s) the map may slew towards it.
+    assert step.size_s == pytest.approx(0.2, abs=3 * MS)
     assert abs(playback.shared_error[-1]) <= 1 * MS
 
 
@@ -127,5 +133,5 @@ def test_large_backward_conductor_step_holds_a_frame_never_runs_backwards() -> N
     assert np.count_nonzero(intervals > 1.01) == 1  # one hold of about 200 ms
     assert float(intervals.max()) == pytest.approx(1 + 0.2 * FPS, abs=0.2)
     (step,) = playback.timebase.steps
-    assert step.size_s == pytest.approx(-0.2, abs=2 * MS)
+    assert step.size_s == pytest.approx(-0.2, abs=3 * MS)
     assert abs(playback.shared_error[-1]) <= 1 * MS

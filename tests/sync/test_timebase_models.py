@@ -161,7 +161,8 @@ def test_conductor_clock_step_is_followed_with_one_step_event(size_s: float) -> 
     timebase = result.timebase
     assert timebase.clock_jumps == 1
     assert len(timebase.steps) == 1
-    assert timebase.steps[0].size_s == pytest.approx(size_s, abs=2 * MS)
+    # Until the jump is believed (about 4 s) the map may slew towards it.
+    assert timebase.steps[0].size_s == pytest.approx(size_s, abs=3 * MS)
     assert result.p99_after(90.0) <= 1.0 * MS
 
 
