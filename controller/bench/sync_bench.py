@@ -117,8 +117,10 @@ def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]
         night.cmd("go", at="+2")
         _clock.wait_until(_clock.now() + 3.0)
         wire = night.measure(opts.seconds)
-        late = _late_join(night, opts.venues[-1])
+        # The outage first: a holdover's drift is measured on rates fitted over a minute,
+        # as a venue that has been playing has them, not on a late joiner's first seconds.
         outage = _outage(night, opts) if opts.outage_s > 0 else None
+        late = _late_join(night, opts.venues[-1])
     reports = night.reports
     late["milestones_s"] = reports.get(late["venue"], {}).get("join")
     return {

@@ -209,14 +209,15 @@ def _timebase(core: VenueCore, clock: Clock) -> dict[str, Any]:
 
 
 CONVERGED_MS = 1.0  # benchmark: the estimate has converged once its error stays within this
+CONVERGED_HOLD_S = 20.0  # ... for this long
 CONVERGENCE_BUDGET_S = 10.0  # and the accuracy figures count from this long after the lock
 
 
 def _truth(node: VenueNode) -> dict[str, Any]:
     """Benchmark figures of the estimator against the known simulated clock.
 
-    `converged_after_s`: node start to the last time the raw estimate was off by more than
-    `CONVERGED_MS`. `estimate_error_ms` and `map_error_ms` count from `CONVERGENCE_BUDGET_S`
+    `converged_after_s`: node start to the first time from which the raw estimate stays
+    within `CONVERGED_MS` for `CONVERGED_HOLD_S`. `estimate_error_ms` and `map_error_ms` count from `CONVERGENCE_BUDGET_S`
     after the lock (the issue's convergence budget); `*_from_lock_ms` from the lock itself.
     """
     import numpy as np
@@ -226,12 +227,9 @@ def _truth(node: VenueNode) -> dict[str, Any]:
     at = np.asarray(log.at) - node.started_at
     estimate, clock_map = np.abs(log.estimate_ms), np.abs(log.map_ms)
     locked = None if log.locked_at is None else log.locked_at - node.started_at
-    outside = np.flatnonzero(estimate > CONVERGED_MS)
     out: dict[str, Any] = {
         "locked_after_s": None if locked is None else round(locked, 3),
-        "converged_after_s": round(float(at[outside[-1] + 1]), 3)
-        if outside.size and outside[-1] + 1 < at.size
-        else (round(float(at[0]), 3) if at.size and not outside.size else None),
+        "converged_after_s": _converged(at, estimate),
         "samples": int(at.size),
     }
     # One sample a second of (seconds after start, estimate error, map error) to look into.
@@ -249,6 +247,23 @@ def _truth(node: VenueNode) -> dict[str, Any]:
         for name, values in (("estimate_error", estimate), ("map_error", clock_map)):
             out[f"{name}{suffix}_ms"] = _percentiles(values[keep])
     return out
+
+
+def _converged(at: Any, error: Any) -> float | None:
+    """The first sample time from which the error stays within `CONVERGED_MS` for
+    `CONVERGED_HOLD_S` (or to the end of the run, if that comes first); None if never."""
+    import numpy as np
+
+    outside = np.flatnonzero(error > CONVERGED_MS)
+    starts = np.concatenate(([0], outside + 1))  # each candidate start: just after a miss
+    ends = np.concatenate((at[outside], [np.inf]))  # ... held until the next miss
+    last = at[-1] if at.size else 0.0
+    for start, end in zip(starts, ends, strict=True):
+        if start >= at.size or error[start] > CONVERGED_MS:
+            continue
+        if min(end, last + 1e-9) - at[start] >= min(CONVERGED_HOLD_S, last - at[start]):
+            return round(float(at[start]), 3)
+    return None
 
 
 def _percentiles(values: Any) -> dict[str, float | None]:

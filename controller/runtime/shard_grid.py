@@ -25,7 +25,7 @@ from controller.sync.discipline import ClockMap
 
 __all__ = ["BoardGrid", "MapBoard"]
 
-_WORDS = 4  # version, local_at, shared_at, rate
+_WORDS = 6  # version, local_at, shared_at, rate, slew, slew_s
 
 
 class MapBoard:
@@ -48,7 +48,8 @@ class MapBoard:
         w = self._words
         version = w[0]
         w[0] = version + 1.0  # odd: being written
-        w[1], w[2], w[3] = clock_map.local_at, clock_map.shared_at, clock_map.rate
+        w[1:6] = (clock_map.local_at, clock_map.shared_at, clock_map.rate, clock_map.slew,
+                  clock_map.slew_s)  # fmt: skip
         w[0] = version + 2.0
 
     def read(self) -> ClockMap | None:
@@ -56,12 +57,12 @@ class MapBoard:
         w = self._words
         while True:
             before = float(w[0])
-            local_at, shared_at, rate = float(w[1]), float(w[2]), float(w[3])
+            local_at, shared_at, rate, slew, slew_s = (float(x) for x in w[1:6])
             if before == float(w[0]) and int(before) % 2 == 0:
                 break
         if before == 0.0:
             return None
-        return ClockMap(local_at=local_at, shared_at=shared_at, rate=rate)
+        return ClockMap(local_at=local_at, shared_at=shared_at, rate=rate, slew=slew, slew_s=slew_s)
 
     def close(self) -> None:
         del self._words

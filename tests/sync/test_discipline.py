@@ -47,8 +47,28 @@ def test_small_errors_are_slewed_within_the_limit(error_s: float) -> None:
     assert clock is not None
     assert clock.shared_at == pytest.approx(SHARED + 1.0)  # continues where it stood
     expected = min(max(error_s / 5.0, -500 * PPM), 500 * PPM)
-    assert clock.rate - 30 * PPM == pytest.approx(expected, abs=0.1 * PPM)  # shared ulp 0.24 µs
+    assert clock.rate == pytest.approx(30 * PPM, abs=0.1 * PPM)  # the estimate's own rate
+    assert clock.slew == pytest.approx(expected, abs=0.1 * PPM)  # shared ulp 0.24 µs
     assert discipline.steps == []
+    # The slew lasts exactly as long as the correction: then the map is on the estimate's
+    # line, and stays there if nobody steers it again (a holdover).
+    for later in (clock.slew_s + 1.0, clock.slew_s + 600.0):
+        on_line = SHARED + 1.0 + error_s + (1 + 30 * PPM) * later
+        assert clock.shared(11.0 + later) == pytest.approx(on_line, abs=1e-6)
+        assert clock.local(on_line) == pytest.approx(11.0 + later, abs=1e-6)
+
+
+def test_an_unsteered_map_in_holdover_ends_its_slew_and_keeps_the_estimated_rate() -> None:
+    # 2000 ppm of slew left running for a 60 s holdover would be 120 ms off; finished, 0.
+    discipline = Discipline(max_slew=2000 * PPM, step_threshold_s=0.05, slew_time_s=1.0)
+    discipline.steer(Estimate(10.0, SHARED, -50 * PPM))
+    discipline.steer(Estimate(10.5, SHARED + 0.5 * (1 - 50 * PPM) - 0.003, -50 * PPM))
+    clock = discipline.map
+    assert clock is not None
+    assert clock.slew == pytest.approx(-2000 * PPM)
+    assert clock.slew_s == pytest.approx(1.5, abs=1e-3)  # 3 ms at 2000 ppm; shared ulp 0.24 µs
+    estimate_line = SHARED + 0.5 * (1 - 50 * PPM) - 0.003 + 60.0 * (1 - 50 * PPM)
+    assert clock.shared(10.5 + 60.0) == pytest.approx(estimate_line, abs=1e-9)
 
 
 def test_far_ahead_estimate_steps_forward_and_reports_it() -> None:
