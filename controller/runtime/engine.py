@@ -104,7 +104,8 @@ class Engine:
         self._flip = 0
         self.frames_sent = 0
         self.frames_dropped = 0
-        self.drops: list[tuple[int, int]] = []  # (first tick skipped, frames): when it happened
+        # (first tick skipped, frames, woke late ms, preparing took ms): see record_drop
+        self.drops: list[tuple[int, int, float, float]] = []
         self.late_frames = 0
         self.max_late = 0.0
         self.blackout_frames = 0
@@ -167,11 +168,19 @@ class Engine:
     def _publish(self, tick: int) -> None:
         self._snapshot = self.playback.snapshot(tick)
 
-    def record_drop(self, frames: int, tick: int | None = None) -> None:
-        """Count frames the player skipped because they could only have been sent late."""
+    def record_drop(
+        self, frames: int, tick: int | None = None, *, late_s: float = 0.0, busy_s: float = 0.0
+    ) -> None:
+        """Count frames the player skipped because they could only have been sent late.
+
+        `late_s`: how late the player woke for `tick`; `busy_s`: how long preparing it took
+        (from delivering the frame before). A long `busy_s` is slow work (a render, a
+        stage); a short one with a large `late_s` means the thread could not run (the CPU or
+        the GIL was taken).
+        """
         self.frames_dropped += frames
         if tick is not None and len(self.drops) < DROPS_KEPT:
-            self.drops.append((tick, frames))
+            self.drops.append((tick, frames, round(late_s * 1e3, 3), round(busy_s * 1e3, 3)))
 
     def open(self, now: float) -> None:
         for out in self.outputs:

@@ -131,8 +131,10 @@ class Player:
         """Deliver frames until asked to stop; returns the last tick delivered."""
         engine, clock, period = self.engine, self.clock, self.period
         k = self._first_tick()
+        began = clock.now()
         prepared = engine.prepare(k)
         engine.stage(prepared, clock.now())
+        ready = clock.now()
         skipped = False
         while True:
             deadline = engine.grid.deadline(k)
@@ -143,9 +145,11 @@ class Player:
                 # deadline still ahead. That frame goes out even if preparing it overran (so
                 # the show always progresses), but frames never bunch and nothing bursts.
                 due = max(k + 1, self._first_tick())
-                engine.record_drop(due - k, k)
+                engine.record_drop(due - k, k, late_s=now - deadline, busy_s=ready - began)
                 k, skipped = due, True
+                began = clock.now()
                 prepared = engine.prepare(k)
+                ready = clock.now()
                 continue
             skipped = False
             engine.deliver(prepared, now)
@@ -159,8 +163,10 @@ class Player:
             k += 1
             if self._fifo:
                 _set_priority(RENDER_PRIORITY)
+            began = now
             prepared = engine.prepare(k)
             engine.stage(prepared, clock.now())
+            ready = clock.now()
             if self._fifo:
                 _set_priority(OUTPUT_PRIORITY)
 

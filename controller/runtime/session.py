@@ -207,7 +207,8 @@ class VenueSession:
             "position_s": round(s.playback.position, 3),
             "frames_sent": s.frames_sent,
             "frames_dropped": s.frames_dropped,
-            "drops": [list(d) for d in self.engine.drops[:100]],  # (tick, frames)
+            # (tick, frames, woke late ms, preparing took ms): see Engine.record_drop
+            "drops": [list(d) for d in self.engine.drops[:100]],
             "late_frames": s.late_frames,
             "lateness_ms": lateness_summary(self.player.lateness),
             "realtime": self.player.realtime_status,

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 from controller.runtime.commands import Command, CommandKind
 from controller.runtime.engine import Engine
@@ -183,6 +184,12 @@ def test_a_stall_drops_the_missed_frame_and_returns_to_the_frame_grid(mini: Venu
     assert times[10:] == [deadline(k) for k in range(12, 20)]
     stats = engine.statistics()
     assert (stats.frames_dropped, stats.late_frames, stats.frames_sent) == (2, 0, 18)
+    # The drop says why: preparing frame 10 took 2.5 periods (slow work, not a late wake).
+    ((tick, frames, late_ms, busy_ms),) = engine.drops
+    period_ms = 1e3 / mini.plan.fps
+    assert (tick, frames) == (10, 2)
+    assert busy_ms == pytest.approx(2.5 * period_ms, abs=0.01)
+    assert late_ms == pytest.approx(1.5 * period_ms, abs=0.01)
     position = START_AT + 12 / FPS
     np.testing.assert_array_equal(out.commits[10].dmx, expected_dmx(mini, position))
 
