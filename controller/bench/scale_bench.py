@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,16 @@ def _sender(
     return report, samples, err
 
 
+def host_steal_s() -> float | None:
+    """CPU time the hypervisor took from this VM so far (all CPUs, /proc/stat's steal), or
+    None where the kernel does not say. Stalls of every process at once show up here."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _steady(samples: list[tuple[float, float, float]], seconds: float) -> dict[str, Any]:
     """CPU over the playing part (the last `seconds` of the sender's life, trimmed)."""
     if len(samples) < 3:
@@ -105,7 +116,9 @@ def run_rung(
         if not parent.poll(60):
             raise RuntimeError("the receiver did not start")
         port = parent.recv()
+        steal_before = host_steal_s()
         report, samples, _ = _sender(show, port, seconds=seconds, shards=shards, rt=rt, clock=clock)
+        steal_after = host_steal_s()
         parent.send("stop")
         if not parent.poll(60):
             raise RuntimeError("the receiver did not report")
@@ -114,7 +127,10 @@ def run_rung(
         proc.join(10)
         if proc.is_alive():
             proc.kill()
-    return _figures(universes, fps, seconds, shards, report, received, _steady(samples, seconds))
+    figures = _figures(universes, fps, seconds, shards, report, received, _steady(samples, seconds))
+    stolen = None if steal_before is None or steal_after is None else steal_after - steal_before
+    figures["host_steal_s"] = None if stolen is None else round(stolen, 2)
+    return figures
 
 
 def _figures(
@@ -146,6 +162,8 @@ def _figures(
             default=None,
         ),
         "lateness_ms": report.get("lateness_ms"),
+        # Each drop: [tick, frames, woke late ms, preparing took ms] (Engine.record_drop).
+        "drops": [d for shard in report.get("shards", [report]) for d in shard.get("drops", [])],
         "sender_cpu_cores": cpu,
         "sender_cpu_ms_per_frame": None if cpu is None else round(cpu / fps * 1e3, 3),
         "sender_peak_rss_mib": steady["peak_rss_mib"],
