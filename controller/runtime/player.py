@@ -15,7 +15,7 @@ Strategy:
   or delivers a frame.
 - SCHED_FIFO real-time priority is requested when asked and allowed; refusal is reported,
   not fatal. The thread holds `OUTPUT_PRIORITY` only to wait for and deliver a frame; it
-  renders the next one at `RENDER_PRIORITY`. Venues in lockstep wake at the same instant:
+  warms up, renders the next one, and catches up after a drop at `RENDER_PRIORITY`. Venues in lockstep wake at the same instant:
   on a host shared by several (a rehearsal, shards) one venue's rendering must never make
   another's delivery late, and a delivery preempts any rendering.
 """
@@ -116,7 +116,11 @@ class Player:
         self._fifo = self.realtime_status.startswith("SCHED_FIFO")
         engine, clock = self.engine, self.clock
         engine.open(clock.now())
+        if self._fifo:  # a venue joining a playing host warms up below every delivery
+            _set_priority(RENDER_PRIORITY)
         engine.warm_up()
+        if self._fifo:
+            _set_priority(OUTPUT_PRIORITY)
         try:
             k = self._play()
             self._stop_frame(k + 1)
@@ -132,8 +136,7 @@ class Player:
         engine, clock, period = self.engine, self.clock, self.period
         k = self._first_tick()
         began = clock.now()
-        prepared = engine.prepare(k)
-        engine.stage(prepared, clock.now())
+        prepared = self._prepare_below_output(k, stage=True)
         ready = clock.now()
         skipped = False
         while True:
@@ -148,7 +151,7 @@ class Player:
                 engine.record_drop(due - k, k, late_s=now - deadline, busy_s=ready - began)
                 k, skipped = due, True
                 began = clock.now()
-                prepared = engine.prepare(k)
+                prepared = self._prepare_below_output(k)
                 ready = clock.now()
                 continue
             skipped = False
@@ -161,14 +164,24 @@ class Player:
             if self._stop.is_set() or (self.until is not None and self.until(now)):
                 return k
             k += 1
-            if self._fifo:
-                _set_priority(RENDER_PRIORITY)
             began = now
-            prepared = engine.prepare(k)
-            engine.stage(prepared, clock.now())
+            prepared = self._prepare_below_output(k, stage=True)
             ready = clock.now()
+
+    def _prepare_below_output(self, k: int, *, stage: bool = False) -> Prepared:
+        """Render (and stage) frame `k` at `RENDER_PRIORITY`: never at the output priority,
+        even right after a drop, or one venue's catch-up would delay every other's delivery."""
+        engine = self.engine
+        if self._fifo:
+            _set_priority(RENDER_PRIORITY)
+        try:
+            prepared = engine.prepare(k)
+            if stage:
+                engine.stage(prepared, self.clock.now())
+        finally:
             if self._fifo:
                 _set_priority(OUTPUT_PRIORITY)
+        return prepared
 
     def _stop_frame(self, k: int) -> None:
         """The last frame, on the next deadline, so the frame rhythm holds to the end."""
