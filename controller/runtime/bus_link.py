@@ -79,8 +79,7 @@ class BusLink:
                     raise
                 continue
             try:
-                for f in self.filters:
-                    await self.client.subscribe(f)
+                await self.client.subscribe_all(self.filters)  # one round trip for all
                 self.connected = True
                 self.connects += 1
                 if self.on_connect is not None:

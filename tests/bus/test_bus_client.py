@@ -61,6 +61,20 @@ async def test_publish_subscribe_round_trip(broker: Broker) -> None:
     assert (message.qos, message.retain, message.expiry_s) == (1, False, None)
 
 
+async def test_subscribe_all_takes_every_filter_in_one_subscribe(broker: Broker) -> None:
+    async with (
+        BusClient(url=broker.url, client_id="beijing") as conductor,
+        BusClient(url=broker.url, client_id="lhasa") as venue,
+    ):
+        await conductor.subscribe_all([TOPICS.time_req_all, TOPICS.status_all])
+        await venue.publish(
+            TOPICS.time_req("lhasa"), encode(TimeRequest(node="lhasa", seq=1, t1=1.0)), qos=1
+        )
+        await venue.publish(TOPICS.status("lhasa"), b"{}", qos=1)
+        topics = {(await next_message(conductor.messages())).topic for _ in range(2)}
+    assert topics == {TOPICS.time_req("lhasa"), TOPICS.status("lhasa")}
+
+
 async def test_sockets_have_tcp_nodelay(broker: Broker) -> None:
     async with BusClient(url=broker.url, client_id="a") as fast:
         assert fast.tcp_nodelay() is True
