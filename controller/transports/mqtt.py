@@ -44,7 +44,7 @@ import ssl
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import NamedTuple, Self, cast
+from typing import Any, NamedTuple, Self, cast
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
@@ -102,6 +102,28 @@ class BusMessage:
     qos: int
     retain: bool  # True: the broker's stored copy, sent on subscribing
     expiry_s: int | None = None  # remaining Message Expiry Interval, if the sender set one
+
+
+def _fail_on_early_close(client: aiomqtt.Client) -> None:
+    """Make a connection closed before CONNACK fail `__aenter__` at once.
+
+    aiomqtt ignores a disconnect before CONNACK and waits for the CONNACK for ever (our
+    `timeout_s` then ends it): a relay or a restarting broker that accepts the TCP
+    connection and resets it held a reconnecting node for the whole timeout, 10 s, each
+    attempt. The wrap reaches into aiomqtt's paho client and connection future (private,
+    pinned by `aiomqtt>=2.5,<3`; tests/bus/test_connect.py checks the behaviour).
+    """
+    paho = client._client
+    original = paho.on_disconnect
+
+    def on_disconnect(*args: Any, **kwargs: Any) -> None:
+        if original is not None:
+            original(*args, **kwargs)
+        connected = client._connected
+        if not connected.done():
+            connected.set_exception(aiomqtt.MqttError("the connection closed before CONNACK"))
+
+    paho.on_disconnect = on_disconnect
 
 
 class BusClient:
@@ -186,6 +208,7 @@ class BusClient:
         if self.address.tls:
             tls = _TlsSockets(self._tls or ssl.create_default_context())
         client = self._build(tls)
+        _fail_on_early_close(client)
         try:
             async with asyncio.timeout(self._timeout_s):
                 await client.__aenter__()

@@ -271,6 +271,24 @@ async def test_a_server_that_never_answers_is_a_connect_timeout_leaving_no_socke
     assert received[0] == 0x10  # a CONNECT packet (MQTT 5.0 §2.1.2), then nothing
 
 
+async def test_a_connection_reset_before_connack_fails_at_once_not_at_the_timeout() -> None:
+    # A relay whose far side is down (or a broker restarting) accepts, then resets: the
+    # attempt must end then, so a reconnecting node tries again within its back-off.
+    async def reset_at_once(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.transport.abort()
+
+    server = await asyncio.start_server(reset_at_once, "127.0.0.1", 0)
+    async with server:
+        url = f"mqtt://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        client = BusClient(url=url, client_id="lhasa", timeout_s=10.0)
+        started = CLOCK.now()
+        with pytest.raises(BusConnectError, match=r"closed before CONNACK|reset|refused"):
+            await client.connect()
+        took = CLOCK.now() - started
+    assert not client.connected
+    assert took < 2.0  # not the 10 s CONNACK deadline
+
+
 async def test_a_stalled_broker_is_a_timeout(broker: Broker) -> None:
     async with BusClient(url=broker.url, client_id="lhasa", timeout_s=0.3) as client:
         broker.pause()
