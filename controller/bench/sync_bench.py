@@ -11,7 +11,7 @@ milliseconds and drifting by tens of ppm. Figures:
   the lock itself;
 - wire skew: each venue's `--tap` frames, timestamped by the kernel in a capture process,
   paired across venues (p50 / p99 / max of |skew|, missing and bunched frames);
-- late join: a venue killed mid-show and started again: spawn to its first frame on the
+- late join: a venue stopped mid-show (its report kept) and started again: spawn to its first frame on the
   wire, and the skew of its frames from then on;
 - broker outage: the broker killed for `outage_s`; frames missed and the skew at the end
   of the outage (the holdover drift), then the time to lock again.
@@ -65,7 +65,9 @@ def _now_utc() -> float:
 
 
 def _late_join(night: Cluster, venue: str) -> dict[str, Any]:
-    night.kill(f"venue-{venue}")
+    # Stopped (its report kept: the venue's figures before the restart), then started again.
+    night.stop(f"venue-{venue}")
+    first = night.reports.get(venue, {})
     spawned = _now_utc()
     night.start_venue(venue)
     wire = night.measure(10.0, keep_series=True)
@@ -80,6 +82,7 @@ def _late_join(night: Cluster, venue: str) -> dict[str, Any]:
     )
     return {
         "venue": venue,
+        "report_before_restart": first,
         "first_frame_after_spawn_s": round(wire["epoch_s"] + series[0] - spawned, 3)
         if series
         else None,
@@ -121,8 +124,9 @@ def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]
         # as a venue that has been playing has them, not on a late joiner's first seconds.
         outage = _outage(night, opts) if opts.outage_s > 0 else None
         late = _late_join(night, opts.venues[-1])
-    reports = night.reports
+    reports = dict(night.reports)
     late["milestones_s"] = reports.get(late["venue"], {}).get("join")
+    reports[late["venue"]] = late.pop("report_before_restart") or reports.get(late["venue"], {})
     return {
         "mode": "SCHED_FIFO (--rt)" if rt else "normal priority",
         "all_locked_after_start_s": round(locked_all_s, 3),
