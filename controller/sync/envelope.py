@@ -116,5 +116,7 @@ def envelope_fit(
         width_s=a_u - a_v,
         systematic_s=_P99 * spacing,
         se_intercept=timestamp_noise_s / t.size**0.5,
-        se_rate=2.0 * spacing / half_span,
+        # The search never leaves the prior's ±5 sd: no rate error beyond that, however short
+        # the span (a 0.2 s burst would otherwise claim a 10,000 ppm uncertainty).
+        se_rate=min(2.0 * spacing / half_span, _PRIOR_SDS * rate_prior_sd),
     )

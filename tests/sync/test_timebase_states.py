@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from controller.sync import Exchange, Timebase, TimebaseConfig, TimebaseState
 from controller.sync.delay_models import ClockModel, simulate
-from tests.sync.helpers import bench_scenario
+from tests.sync.helpers import BENCH_PATH, bench_scenario
 
 MS = 1e-3
 
@@ -170,3 +172,22 @@ def test_exchange_is_pure_data() -> None:
     exchange = Exchange(t1=1.0, t2=2.0, t3=2.0, t4=1.2)
     with pytest.raises(AttributeError):
         exchange.t1 = 5.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_a_joining_burst_locks_once_its_samples_span_half_a_second(seed: int) -> None:
+    # A venue joining asks 100 times a second: refitting at every sample, it locks as soon
+    # as 0.5 s of samples allow (not at the next 0.5 s refit tick), never on the first
+    # fraction of a second, whose samples queued behind each other.
+    path = replace(BENCH_PATH, jitter_s=0.02)
+    sim = simulate(bench_scenario(path, rate_hz=100.0, duration_s=3.0), seed=seed)
+    timebase = Timebase()
+    first_t1 = sim.exchanges[0].t1
+    locked_at = None
+    for exchange in sim.exchanges:
+        timebase.add_exchange(exchange)
+        if timebase.state(exchange.t4) is TimebaseState.LOCKED:
+            locked_at = exchange.t4 - first_t1
+            break
+    assert locked_at is not None
+    assert 0.5 <= locked_at <= 1.0
