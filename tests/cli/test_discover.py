@@ -83,8 +83,14 @@ def test_discover_finds_a_playing_artnet_run_as_a_controller_node() -> None:
     assert source == (LOOPBACK, 6454)  # Art-Net 4: 6454 at both ends
     assert run.returncode == 0, err
     for report in reports:
-        (row,) = [n for n in report["nodes"] if n["ip"] == LOOPBACK and n["style"] == "controller"]
-        assert (row["short_name"], row["long_name"]) == ("citypulse", "citypulse Mini mini")
+        # Other runs on this host (tests in parallel workers) answer too, as they should:
+        # ours is the one named after its show and venue.
+        (row,) = [
+            n for n in report["nodes"]
+            if n["ip"] == LOOPBACK and n["style"] == "controller"
+            and n["long_name"] == "citypulse Mini mini"
+        ]  # fmt: skip
+        assert row["short_name"] == "citypulse"
         # mini on Art-Net: universes 1-2 keep the rig's Port-Addresses, 3 its sACN number
         assert set(row["inputs"]) >= {1, 2, 3}
         assert row["outputs"] == []
