@@ -146,7 +146,10 @@ class Command:
         return self.kind in DELIVERY_KINDS
 
     def describe(self) -> str:
-        args = " ".join(str(a) for a in self.args)
+        """As an operator types it: `GO`, `GOTO finale`, `BLACKOUT on`, `MASTER 0.5`."""
+        args = " ".join(
+            ("on" if a else "off") if isinstance(a, bool) else str(a) for a in self.args
+        )
         return f"{self.kind.value.upper()}{' ' + args if args else ''}"
 
     def as_dict(self) -> dict[str, Any]:

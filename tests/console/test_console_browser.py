@@ -287,7 +287,7 @@ def test_each_wire_is_dark_from_the_frame_its_venue_executed_the_blackout_on(nig
     for venue in VENUES:
         outcomes = night.cluster.reports[venue]["commands"]
         go_tick = next(o["tick"] for o in outcomes if o["command"] == "GO" and o["accepted"])
-        tick = next(o["tick"] for o in outcomes if o["command"] == "BLACKOUT True")
+        tick = next(o["tick"] for o in outcomes if o["command"] == "BLACKOUT on")
         heard = next(e["shared_time"] for e in night.audit(f"venue-{venue}")
                      if e["event"] == "accepted" and e["id"] == command["id"])  # fmt: skip
         dark = _dark_frame(venue)

@@ -95,3 +95,17 @@ def test_anything_a_peer_sends_is_a_command_or_a_command_error(data: dict[str, o
     else:  # accepted: then it is exactly what was sent
         assert Command.from_dict(command.as_dict()) == command
         assert command.kind.value == data["kind"]
+
+
+@pytest.mark.parametrize(
+    ("command", "text"),
+    [
+        (Command(kind=CommandKind.GO), "GO"),
+        (Command(kind=CommandKind.BLACKOUT, args=(True,)), "BLACKOUT on"),
+        (Command(kind=CommandKind.BLACKOUT, args=(False,)), "BLACKOUT off"),
+        (Command(kind=CommandKind.GOTO, args=("finale",)), "GOTO finale"),
+        (Command(kind=CommandKind.MASTER, args=(0.5,)), "MASTER 0.5"),
+    ],
+)
+def test_a_command_describes_itself_as_an_operator_types_it(command: Command, text: str) -> None:
+    assert command.describe() == text
