@@ -38,7 +38,9 @@ _DATA, _SYNC_VECTOR = 0x00000004, 0x00000008  # E1.31 root layer vectors @18
 _TERMINATED = 0x40  # E1.31 framing options bit 6
 SO_RCVBUFFORCE = 33
 RECEIVE_BUFFER = 256 << 20
-RECEIVER_PRIORITY = 20  # SCHED_FIFO; the senders' output threads run at 50, their rendering at 10
+RECEIVER_PRIORITY = 5  # SCHED_FIFO below the senders (output 50, rendering 10): it reads
+# kernel timestamps from a 256 MiB buffer, so running late costs it nothing, while above the
+# rendering it took tens of ms from a shard (both shards dropped frames at the same ticks)
 
 
 @dataclass(slots=True)
