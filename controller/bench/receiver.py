@@ -212,7 +212,7 @@ def _socket_drops(port: int) -> int | None:
 def receive(conn: Connection, fps: float, realtime: bool = False) -> None:  # pragma: no cover
     """Bind 127.0.0.1:0, say the port, count until told to stop, send the report.
 
-    With `realtime` it asks for SCHED_FIFO (below the senders' output threads), so other
+    With `realtime` it asks for SCHED_FIFO (below the senders' output and rendering), so other
     programs on the machine cannot starve it and count as the senders' losses.
     """
     if realtime:
