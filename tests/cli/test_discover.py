@@ -5,7 +5,6 @@ Real processes and real sockets on 127.0.0.1 (marker `network`).
 
 from __future__ import annotations
 
-import errno
 import json
 import socket
 import subprocess
@@ -19,24 +18,13 @@ import pytest
 
 from controller.cli import main
 from simulator.wire import artnet as wire_artnet
+from tests.artnet_port import port_6454_can_be_shared
 
 pytestmark = pytest.mark.network
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "data" / "venue" / "shows" / "mini.yaml"
 LOOPBACK = "127.0.0.1"
-
-
-def _port_6454_can_be_shared() -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("0.0.0.0", 6454))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
 
 
 def _discover(*argv: str) -> dict[str, Any]:
@@ -57,7 +45,7 @@ def _loopback_6454_is_bound() -> bool:
 
 def test_discover_finds_a_playing_artnet_run_as_a_controller_node() -> None:
     """Issue #7 item 7, must show: `discover` beside a playing `run`, both on UDP 6454."""
-    if not _port_6454_can_be_shared():
+    if not port_6454_can_be_shared():
         pytest.skip("another program holds UDP 6454 without SO_REUSEADDR on this host")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as node:  # where the ArtDmx goes
         node.bind((LOOPBACK, 0))

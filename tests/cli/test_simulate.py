@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import re
@@ -23,6 +22,7 @@ from controller.runtime.job import load_venue
 from controller.show.rig import Protocol
 from controller.testing import ManualClock
 from simulator.recorder import read_recording
+from tests.artnet_port import port_6454_can_be_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "data" / "venue" / "shows" / "mini.yaml"
@@ -188,24 +188,12 @@ def test_a_serial_run_output_latches_in_simulate_with_the_matching_routes(
     assert stats["packets_by_protocol"][protocol] == 3
 
 
-def _port_6454_can_be_shared() -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("0.0.0.0", 6454))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
-
-
 @pytest.mark.network
 def test_simulate_on_6454_and_an_artnet_run_share_the_port(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Both bind UDP 6454 on one host: the run stays a node, the simulator gets the data."""
-    if not _port_6454_can_be_shared():
+    if not port_6454_can_be_shared():
         pytest.skip("another program holds UDP 6454 without SO_REUSEADDR on this host")
     with subprocess.Popen(
         [sys.executable, "-m", "controller", "simulate", str(MINI), "--listen", "artnet",

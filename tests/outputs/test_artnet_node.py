@@ -6,7 +6,6 @@ checked at the offsets of the Art-Net 4 ArtPollReply field table.
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from controller.protocols import artnet
 from controller.protocols.artnet_reply import NodeIdentity, poll_replies
 from controller.show.rig import Protocol
 from simulator.wire import artnet as wire_artnet
+from tests.artnet_port import port_6454_can_be_shared
 
 LOOPBACK = "127.0.0.1"
 IDENTITY = NodeIdentity(short_name="citypulse", long_name="citypulse Digital Night beijing")
@@ -192,21 +192,9 @@ def test_a_playing_artnet_output_answers_an_artpoll_over_loopback(poller: socket
     assert out.stats().extra["artpoll_answered"] == 1
 
 
-def _port_6454_is_free_to_share() -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("0.0.0.0", 6454))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
-
-
 @pytest.mark.network
 def test_the_udp_sink_factory_sends_artnet_from_port_6454(poller: socket.socket) -> None:
-    if not _port_6454_is_free_to_share():
+    if not port_6454_can_be_shared():
         pytest.skip("another program holds UDP 6454 without SO_REUSEADDR on this host")
     sink = udp_sinks()(Route(protocol=Protocol.ARTNET, universes=(1,), wire=(1,), host=LOOPBACK))
     assert isinstance(sink, UdpSink)
