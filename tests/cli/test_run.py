@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -260,15 +262,25 @@ def test_virtual_time_with_open_dmx_stays_on_one_thread(
     virtual time the line is driven from the output thread; a second thread moving the
     `ManualClock` raises, so this run would fail."""
     master, slave = os.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # the line's far end reads as it comes, as a real interface does:
+        with contextlib.suppress(OSError):  # a full pty buffer would fail a write
+            while chunk := os.read(master, 1 << 16):
+                chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     try:
         code, out, err = run(
             capsys, str(MINI), "--output", "opendmx", "--target", os.ttyname(slave),
             "--virtual", "--go", "--from", "go+1", "--duration", "0.5", "--json",
         )  # fmt: skip
-        received = os.read(master, 1 << 16)
     finally:
+        os.close(slave)  # the reader sees EOF (EIO) once the line is drained
+        reader.join(5.0)
         os.close(master)
-        os.close(slave)
+    received = b"".join(chunks)
     assert code == 0, err
     report = json.loads(out)
     (line,) = report["outputs"]
