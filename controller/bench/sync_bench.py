@@ -11,8 +11,8 @@ milliseconds and drifting by tens of ppm. Figures:
   the lock itself;
 - wire skew: each venue's `--tap` frames, timestamped by the kernel in a capture process,
   paired across venues (p50 / p99 / max of |skew|, missing and bunched frames);
-- late join: a venue stopped mid-show (its report kept) and started again: spawn to its first frame on the
-  wire, and the skew of its frames from then on;
+- late join: a venue stopped mid-show (its report kept) and started again: spawn to its
+  first frame on the wire, and the skew of its frames from then on;
 - broker outage: the broker killed for `outage_s`; frames missed and the skew at the end
   of the outage (the holdover drift), then the time to lock again.
 """

@@ -32,7 +32,7 @@ from controller.clock import Clock, MonotonicClock, SkewedClock, utc_anchor
 from controller.protocols import bus
 from controller.runtime.content import show_content
 from controller.runtime.credentials import venue_role
-from controller.runtime.session import SessionOptions
+from controller.runtime.session import SessionOptions, lateness_summary
 from controller.runtime.shared_grid import TrustedClockMap
 from controller.runtime.venue_core import VenueCore
 from controller.runtime.venue_node import VenueNode, VenueNodeOptions, VenueRefused
@@ -217,8 +217,9 @@ def _truth(node: VenueNode) -> dict[str, Any]:
     """Benchmark figures of the estimator against the known simulated clock.
 
     `converged_after_s`: node start to the first time from which the raw estimate stays
-    within `CONVERGED_MS` for `CONVERGED_HOLD_S`. `estimate_error_ms` and `map_error_ms` count from `CONVERGENCE_BUDGET_S`
-    after the lock (the issue's convergence budget); `*_from_lock_ms` from the lock itself.
+    within `CONVERGED_MS` for `CONVERGED_HOLD_S`. `estimate_error_ms` and `map_error_ms`
+    count from `CONVERGENCE_BUDGET_S` after the lock (the issue's convergence budget);
+    `*_from_lock_ms` from the lock itself.
     """
     import numpy as np
 
@@ -266,18 +267,14 @@ def _converged(at: Any, error: Any) -> float | None:
     return None
 
 
-def _percentiles(values: Any) -> dict[str, float | None]:
+def _percentiles(values_ms: Any) -> dict[str, float | None]:
+    """p50 / p99 / max of the finite values (ms), as the session reports lateness."""
     import numpy as np
 
-    values = values[np.isfinite(values)]
-    if not values.size:
+    finite = values_ms[np.isfinite(values_ms)]
+    if not finite.size:
         return {"p50": None, "p99": None, "max": None}
-    p50, p99 = np.percentile(values, (50, 99))
-    return {
-        "p50": round(float(p50), 3),
-        "p99": round(float(p99), 3),
-        "max": round(float(values.max()), 3),
-    }
+    return {**lateness_summary((finite / 1e3).tolist())}
 
 
 def _print(args: argparse.Namespace, report: dict[str, Any], options: RunOptions) -> None:

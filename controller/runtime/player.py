@@ -15,9 +15,10 @@ Strategy:
   or delivers a frame.
 - SCHED_FIFO real-time priority is requested when asked and allowed; refusal is reported,
   not fatal. The thread holds `OUTPUT_PRIORITY` only to wait for and deliver a frame; it
-  warms up, renders the next one, and catches up after a drop at `RENDER_PRIORITY`. Venues in lockstep wake at the same instant:
-  on a host shared by several (a rehearsal, shards) one venue's rendering must never make
-  another's delivery late, and a delivery preempts any rendering.
+  warms up, renders the next one, and catches up after a drop at `RENDER_PRIORITY`.
+  Venues in lockstep wake at the same instant: on a host shared by several (a rehearsal,
+  shards) one venue's rendering must never make another's delivery late, and a delivery
+  preempts any rendering.
 """
 
 from __future__ import annotations

@@ -19,8 +19,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
-from controller.runtime.grid import grid_tick, grid_time
-from controller.runtime.shared_grid import TrustedClockMap
+from controller.runtime.shared_grid import MappedGrid, TrustedClockMap
 from controller.sync.discipline import ClockMap
 
 __all__ = ["BoardGrid", "MapBoard"]
@@ -71,37 +70,20 @@ class MapBoard:
             self._shm.unlink()
 
 
-class BoardGrid:
-    """A `FrameGrid` on shared time whose clock map is read from a `MapBoard` every time."""
+class BoardGrid(MappedGrid):
+    """A `MappedGrid` whose clock map is read from a `MapBoard` every time."""
 
     def __init__(self, *, epoch: float, fps: int, board: MapBoard) -> None:
-        self.epoch = epoch
-        self._fps = fps
+        super().__init__(epoch=epoch, fps=fps)
         self.board = board
-
-    @property
-    def fps(self) -> int:
-        return self._fps
 
     @property
     def ready(self) -> bool:
         return self.board.read() is not None
 
-    def _map(self) -> ClockMap:
+    def _current(self) -> ClockMap:
         current = self.board.read()
         if current is None:
             msg = "the coordinator has published no clock map yet"
             raise RuntimeError(msg)
         return current
-
-    def time_of(self, tick: int) -> float:
-        return grid_time(self.epoch, self._fps, tick)
-
-    def tick_for(self, grid_time: float) -> int:
-        return grid_tick(self.epoch, self._fps, grid_time)
-
-    def deadline(self, tick: int) -> float:
-        return self._map().local(self.time_of(tick))
-
-    def to_grid(self, local: float) -> float:
-        return self._map().shared(local)

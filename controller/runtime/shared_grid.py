@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from controller.runtime.grid import grid_tick, grid_time
 from controller.sync.discipline import ClockMap
 
-__all__ = ["SharedGrid", "TrustedClockMap"]
+__all__ = ["MappedGrid", "SharedGrid", "TrustedClockMap"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,22 +36,45 @@ class TrustedClockMap:
         return shared_t - self.offset_s
 
 
-class SharedGrid:
-    """A `FrameGrid` whose grid time is shared time, through a replaceable clock map."""
+class MappedGrid:
+    """A `FrameGrid` whose grid time is shared time through a clock map `_current()` gives:
+    the frame arithmetic every shared-time grid has in common."""
 
-    def __init__(
-        self, *, epoch: float, fps: int, clock_map: ClockMap | TrustedClockMap | None = None
-    ):
+    def __init__(self, *, epoch: float, fps: int) -> None:
         if fps < 1 or not math.isfinite(epoch):
             msg = f"epoch={epoch!r} and fps={fps!r}: need a finite epoch and fps >= 1"
             raise ValueError(msg)
         self.epoch = epoch
         self._fps = fps
-        self._map = clock_map
 
     @property
     def fps(self) -> int:
         return self._fps
+
+    def _current(self) -> ClockMap | TrustedClockMap:
+        raise NotImplementedError
+
+    def time_of(self, tick: int) -> float:
+        return grid_time(self.epoch, self._fps, tick)
+
+    def tick_for(self, grid_time: float) -> int:
+        return grid_tick(self.epoch, self._fps, grid_time)
+
+    def deadline(self, tick: int) -> float:
+        return self._current().local(self.time_of(tick))
+
+    def to_grid(self, local: float) -> float:
+        return self._current().shared(local)
+
+
+class SharedGrid(MappedGrid):
+    """A `MappedGrid` through a clock map replaced whole by whoever steers it."""
+
+    def __init__(
+        self, *, epoch: float, fps: int, clock_map: ClockMap | TrustedClockMap | None = None
+    ):
+        super().__init__(epoch=epoch, fps=fps)
+        self._map = clock_map
 
     @property
     def ready(self) -> bool:
@@ -70,15 +93,3 @@ class SharedGrid:
             msg = "the shared grid has no clock map yet (the timebase is not locked)"
             raise RuntimeError(msg)
         return current
-
-    def time_of(self, tick: int) -> float:
-        return grid_time(self.epoch, self._fps, tick)
-
-    def tick_for(self, grid_time: float) -> int:
-        return grid_tick(self.epoch, self._fps, grid_time)
-
-    def deadline(self, tick: int) -> float:
-        return self._current().local(self.time_of(tick))
-
-    def to_grid(self, local: float) -> float:
-        return self._current().shared(local)
