@@ -6,7 +6,9 @@ of ppm, each into its own simulator process), arms the show, schedules GO a few 
 ahead, passes the hold at the ignition with a second GO, and plays on. It reports, per
 venue, what the timebase estimated against the truth, the error bound, the round trip and
 the frames dropped, the cross-venue skew measured on the wire, and draws all three cities
-as their simulators saw them at one and the same instant.
+as their simulators saw them at one and the same instant. A host-stall watchdog
+(`simulator.stalls`) runs throughout: the report says which dropped frames fell in a stall
+of the whole machine (`host`; per venue `drops_during_host_stalls` / `drops_unexplained`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from simulator.cluster import Cluster, VenueSetup, all_locked
 from simulator.core import SimulatorCore
 from simulator.draw import draw_received
 from simulator.recorder import read_recording
+from simulator.stalls import HostStalls
 
 __all__ = ["CITIES", "CeremonyOptions", "cities_picture", "run_ceremony"]
 
@@ -115,6 +118,20 @@ def _watch(cluster: Cluster, phase: str, until: Callable[[dict[str, Any]], bool]
 
 
 def run_ceremony(opts: CeremonyOptions, progress: Progress, workdir: Path) -> dict[str, Any]:
+    # The watchdog runs until every venue has stopped: a drop in a venue's last frames is
+    # still inside the watched time.
+    with HostStalls() as watchdog:
+        result = _rehearse(opts, progress, workdir)
+    stalls = watchdog.result()
+    state = result["status"].get("state") or {}
+    for venue in result["venues"].values():
+        venue.update(stalls.attribute_drops(venue["report"], epoch=state.get("epoch"),
+                                            fps=state.get("fps")))  # fmt: skip
+    result["host"] = stalls.as_dict()
+    return result
+
+
+def _rehearse(opts: CeremonyOptions, progress: Progress, workdir: Path) -> dict[str, Any]:
     names = tuple(v.venue for v in opts.venues)
     cluster = Cluster(show=opts.show, workdir=workdir, venues=_setups(opts),
                       broker=opts.broker, deployment=opts.deployment)  # fmt: skip

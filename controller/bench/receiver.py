@@ -8,7 +8,8 @@ frame of every source (CID) with array operations, not per packet:
   sync (a universe that arrived twice carries a frame the sender skipped: `superseded`);
 - a data packet whose sequence is not the universe's previous + 1 (mod 256) is out of
   order or follows a loss; a sync whose sequence skips counts the frames it skipped;
-- the kernel's arrival time of each sync (SO_TIMESTAMPNS) gives frame intervals;
+- the kernel's arrival time of each sync (SO_TIMESTAMPNS) gives frame intervals, and the
+  gaps longer than 1.5 periods (when, and how many frames they miss);
 - packets the kernel dropped because this socket's buffer was full (/proc/net/udp
   `drops`) are reported apart: they measure the receiver, not the sender.
 Packets are parsed by field offsets of ANSI E1.31-2016 (root vector @18, framing sequence
@@ -31,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controller.outputs.mmsg import SO_TIMESTAMPNS, ReceiveBatch
+from simulator.stall_intervals import wire_gaps
 
 __all__ = ["FrameCounter", "receive"]
 
@@ -193,6 +195,8 @@ def _source_report(cid: bytes, s: _Source, fps: float) -> dict[str, Any]:
         "universes_at_fps": int(np.count_nonzero(rates >= 0.97 * fps)),
         "universe_rate_min": round(float(rates.min()), 2) if len(rates) else 0.0,
         "active_s": round(active, 3),
+        # [first, last arrival (s, CLOCK_REALTIME), frames missing] around each gap
+        "gaps": [[g.start, g.end, n] for g, n in wire_gaps(clock, period)],
     }  # fmt: skip
 
 

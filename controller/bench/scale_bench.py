@@ -8,7 +8,11 @@ sender's processes are sampled (psutil) for CPU and memory while they play; the 
 judges every frame. Figures per rung: frames the grid asked for, sent, dropped (skipped by
 the sender as too late, or never seen by the receiver), incomplete (a universe missing at
 a sync), achieved fps at the receiver, frame-interval deviation, sender CPU (per frame and
-in cores), receiver CPU, peak memory, and the packets/s that arrived.
+in cores), receiver CPU, peak memory, and the packets/s that arrived. A SCHED_FIFO 99
+watchdog on every CPU (`simulator.stalls`) runs while the sender plays: `host` lists the
+stalls of the whole machine, `wire_missing` the frames missing at the receiver and how many
+of them in such a stall (kernel arrival stamps, CLOCK_REALTIME, against shared time: the two
+differ by the wall clock's slew since this process read it, well under a millisecond).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 from controller.bench.receiver import receive
 from controller.bench.synthetic import write_city
 from controller.clock import Clock
+from simulator.stall_intervals import Interval
+from simulator.stalls import HostStalls
 
 __all__ = ["run_rung", "sample_tree"]
 
@@ -117,7 +123,9 @@ def run_rung(
             raise RuntimeError("the receiver did not start")
         port = parent.recv()
         steal_before = host_steal_s()
-        report, samples, _ = _sender(show, port, seconds=seconds, shards=shards, rt=rt, clock=clock)
+        with HostStalls() as watchdog:
+            report, samples, _ = _sender(show, port, seconds=seconds, shards=shards, rt=rt,
+                                         clock=clock)  # fmt: skip
         steal_after = host_steal_s()
         parent.send("stop")
         if not parent.poll(60):
@@ -130,6 +138,12 @@ def run_rung(
     figures = _figures(universes, fps, seconds, shards, report, received, _steady(samples, seconds))
     stolen = None if steal_before is None or steal_after is None else steal_after - steal_before
     figures["host_steal_s"] = None if stolen is None else round(stolen, 2)
+    stalls = watchdog.result()
+    figures["host"] = stalls.as_dict()
+    # The sender's own drops name ticks of a grid whose epoch `run --json` does not report, so
+    # the frames missing at the receiver are what is set against the host stalls.
+    gaps = [(Interval(start=t0, end=t1), n) for s in received["sources"] for t0, t1, n in s["gaps"]]
+    figures["wire_missing"] = stalls.attribute_gaps(gaps)
     return figures
 
 

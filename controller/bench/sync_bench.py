@@ -14,7 +14,10 @@ milliseconds and drifting by tens of ppm. Figures:
 - late join: a venue stopped mid-show (its report kept) and started again: spawn to its
   first frame on the wire, and the skew of its frames from then on;
 - broker outage: the broker killed for `outage_s`; frames missed and the skew at the end
-  of the outage (the holdover drift), then the time to lock again.
+  of the outage (the holdover drift), then the time to lock again;
+- host stalls: a SCHED_FIFO 99 watchdog on every CPU (`simulator.stalls`) for the whole run;
+  each venue's dropped frames, and the frames missing on the wire in the outage, that fell
+  in a stall of the whole machine (every CPU stopped at once) are counted apart.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from typing import Any
 
 from controller.clock import MonotonicClock, utc_anchor
 from simulator.cluster import Cluster, VenueSetup, all_locked
+from simulator.stall_intervals import Interval, drops_text, host_line, wire_gaps
+from simulator.stalls import HostStalls
 
 __all__ = ["SyncBenchOptions", "bench_sync", "sync_table"]
 
 _clock = MonotonicClock()
+Gaps = list[tuple[Interval, int]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,10 +96,11 @@ def _late_join(night: Cluster, venue: str) -> dict[str, Any]:
     }
 
 
-def _outage(night: Cluster, opts: SyncBenchOptions) -> dict[str, Any]:
+def _outage(night: Cluster, opts: SyncBenchOptions) -> tuple[dict[str, Any], dict[str, Gaps]]:
+    """The outage's figures, and each venue's frame gaps on the wire during it."""
     before = night.measure(5.0)
     night.kill("broker")
-    during = night.measure(opts.outage_s)
+    during = night.measure(opts.outage_s, keep_series=True)
     night.start_broker()
     restored = _clock.now()
     night.wait_for("locked again", lambda s: all_locked(s, opts.venues), 60.0)
@@ -108,12 +115,27 @@ def _outage(night: Cluster, opts: SyncBenchOptions) -> dict[str, Any]:
         "skew_during_ms": skew.get("overall", {}).get("skew_ms"),
         "skew_after_ms": (after.get("skew") or {}).get("overall", {}).get("skew_ms"),
         "relock_s": round(_clock.now() - restored, 3),
+    }, _wire_gaps(during)
+
+
+def _wire_gaps(wire: dict[str, Any]) -> dict[str, Gaps]:
+    """Each venue's frame gaps in a capture with its series, in shared time. The capture's
+    kernel stamps are CLOCK_REALTIME; shared time is UTC carried by the monotonic clock from
+    one reading, so the two differ by the wall clock's slew since then (well under 1 ms)."""
+    period_ms, epoch = wire.get("period_ms"), wire.get("epoch_s")
+    if not period_ms or epoch is None:
+        return {}
+    series = wire.get("series") or {}
+    return {
+        v: wire_gaps([epoch + t for t in times], period_ms * 1e-3) for v, times in series.items()
     }
 
 
 def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]:
     started = _clock.now()
-    with Cluster(show=opts.show, workdir=workdir, venues=_setups(opts, rt)) as night:
+    # The watchdog outlives the cluster: the venues' last frames are watched too.
+    with HostStalls() as watchdog, Cluster(show=opts.show, workdir=workdir,
+                                           venues=_setups(opts, rt)) as night:  # fmt: skip
         night.wait_for("every venue locked", lambda s: all_locked(s, opts.venues), 120.0)
         locked_all_s = _clock.now() - started
         night.cmd("arm", force=True)
@@ -122,8 +144,12 @@ def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]
         wire = night.measure(opts.seconds)
         # The outage first: a holdover's drift is measured on rates fitted over a minute,
         # as a venue that has been playing has them, not on a late joiner's first seconds.
-        outage = _outage(night, opts) if opts.outage_s > 0 else None
+        outage, gaps = _outage(night, opts) if opts.outage_s > 0 else (None, {})
         late = _late_join(night, opts.venues[-1])
+        state = night.status().get("state") or {}  # the grid: tick k at epoch + k / fps
+    stalls = watchdog.result()
+    if outage is not None:
+        outage["missing_attribution"] = {v: stalls.attribute_gaps(g) for v, g in gaps.items()}
     reports = dict(night.reports)
     late["milestones_s"] = reports.get(late["venue"], {}).get("join")
     reports[late["venue"]] = late.pop("report_before_restart") or reports.get(late["venue"], {})
@@ -136,9 +162,14 @@ def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]
                 "lateness_ms": reports.get(v, {}).get("lateness_ms"),
                 "realtime": reports.get(v, {}).get("realtime"),
                 "timebase": reports.get(v, {}).get("timebase"),
+                "drops": reports.get(v, {}).get("drops"),
+                **stalls.attribute_drops(
+                    reports.get(v, {}), epoch=state.get("epoch"), fps=state.get("fps")
+                ),
             }
             for v in opts.venues
         },
+        "host": stalls.as_dict(),
         "wire": wire.get("skew"),
         "late_join": late,
         "broker_outage": outage,
@@ -196,8 +227,9 @@ def sync_table(result: dict[str, Any]) -> str:
                 f"{_fmt(truth.get('converged_after_s')):<26}  "
                 f"{_fmt(truth.get('estimate_error_ms')):>28}  "
                 f"{_fmt((truth.get('map_error_ms') or {}).get('p99')):>14}  {since_lock:>33}  "
-                f"{_fmt(v['frames_dropped'])}"
+                f"{drops_text(v['frames_dropped'], v)}"
             )
+        lines.append(host_line(run["host"]))
         wire = run["wire"] or {}
         overall = wire.get("overall", {})
         lines.append(
@@ -211,8 +243,11 @@ def sync_table(result: dict[str, Any]) -> str:
         )
         outage = run["broker_outage"]
         if outage:
+            explained = {v: a["missing_during_host_stalls"]
+                         for v, a in outage.get("missing_attribution", {}).items()}  # fmt: skip
             lines.append(
-                f"  broker outage {outage['seconds']:g} s: missing frames {outage['missing_frames']}; skew "
+                f"  broker outage {outage['seconds']:g} s: missing frames {outage['missing_frames']} "
+                f"(during host stalls: {explained}); skew "
                 f"during {_fmt(outage['skew_during_ms'])} ms, after {_fmt(outage['skew_after_ms'])} ms; "
                 f"relocked in {outage['relock_s']} s"
             )

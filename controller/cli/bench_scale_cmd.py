@@ -3,7 +3,9 @@
 Table columns: `dropped` frames the sender skipped as too late (latest frame wins); `gaps`
 jumps in the sync sequence at the receiver (a frame dropped after its data was staged
 leaves one, so they mostly count the same frames); `incompl` syncs with a universe
-missing; `ooo` universes out of sequence.
+missing; `ooo` universes out of sequence; `stalls` stalls of the whole machine while the rung
+played (every CPU stopped at once, as a SCHED_FIFO 99 watchdog saw it); `in st` frames
+missing at the receiver (its sync gaps) that fell in one of them.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'universes':>9}{'shards':>7}{'fps':>7}{'expected':>9}{'sent':>7}{'dropped':>8}"
         f"{'gaps':>5}{'incompl':>8}{'ooo':>5}{'dev p99 ms':>11}{'late p99':>9}{'send cores':>11}"
-        f"{'ms/frame':>9}{'recv cpu s':>11}{'peak MiB':>9}{'pkt/s':>9}"
+        f"{'ms/frame':>9}{'recv cpu s':>11}{'peak MiB':>9}{'pkt/s':>9}{'stalls':>7}{'in st':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -88,6 +90,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
             f"{dev['p99']:>11.3f}{late:>9.3f}{r['sender_cpu_cores'] or 0:>11.2f}"
             f"{r['sender_cpu_ms_per_frame'] or 0:>9.2f}{r['receiver_cpu_s']:>11.1f}"
             f"{r['sender_peak_rss_mib'] or 0:>9.0f}{r['packets_per_s']:>9,}"
+            f"{r['host']['count']:>7}{r['wire_missing']['missing_during_host_stalls']:>6}"
         )
     return "\n".join(lines)
 

@@ -73,3 +73,16 @@ def test_stream_termination_is_not_a_frame() -> None:
     _feed(counter, [d.data for d in a.terminate(0.1)], 0.1)
     (s,) = counter.report(40.0)["sources"]
     assert (s["frames"], s["complete"], s["data_packets"]) == (1, 1, 2)
+
+
+def test_a_lost_frame_is_a_gap_with_its_arrival_times() -> None:
+    a, counter = _sender(CID_A, range(1, 3)), FrameCounter()
+    for k in range(7):  # frames 3 and 4 never arrive: the sync arrivals skip 75 ms
+        frame = _frame(a, 2, k)
+        if k not in (3, 4):
+            _feed(counter, frame, 100.0 + k * 0.025)
+    (s,) = counter.report(40.0)["sources"]
+    assert s["frames_skipped"] == 2
+    assert [(round(t0 - 100.0, 3), round(t1 - 100.0, 3), n) for t0, t1, n in s["gaps"]] == [
+        (0.05, 0.125, 2)
+    ]
