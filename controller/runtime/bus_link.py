@@ -8,11 +8,13 @@ Rules:
   node holds over on its own clock.
 - A handler that raises is logged and the message dropped; a bad message never ends the link.
 - A refusal that retrying cannot fix (bad credentials, not authorised) ends `run()` with it.
+- `stop()` ends `run()` even while it waits for a broker that does not answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -73,7 +75,8 @@ class BusLink:
     async def run(self) -> None:
         while not self._stop.is_set():
             try:
-                await connect_with_backoff(self.client, clock=self.clock, backoff=self.backoff)
+                if not await self._connect():
+                    return
             except BusConnectError as exc:
                 if exc.permanent:
                     raise
@@ -94,6 +97,24 @@ class BusLink:
                 await self.client.aclose()
                 if was and self.on_disconnect is not None:
                     self.on_disconnect()
+
+    async def _connect(self) -> bool:
+        """Connect with back-off; False (and closed) when `stop()` came first."""
+        attempt = asyncio.ensure_future(
+            connect_with_backoff(self.client, clock=self.clock, backoff=self.backoff)
+        )
+        stopped = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait((attempt, stopped), return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not attempt.done():
+            attempt.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await attempt
+        elif not self._stop.is_set():
+            attempt.result()  # a refusal raises here
+            return True
+        await self.client.aclose()
+        return False
 
     async def _receive(self) -> None:
         async for message in self.client.messages():

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from controller.protocols.bus import ShowState, decode, encode
+from controller.runtime.bus_link import BusLink
 from controller.transports.mqtt import (
     Backoff,
     BusClient,
@@ -81,6 +82,20 @@ async def test_connect_with_backoff_gives_up_after_its_attempts(brokers: Brokers
         await connect_with_backoff(client, clock=clock, backoff=Backoff(attempts=3))
     assert clock.waits == pytest.approx([0.1, 0.2])
     assert not client.connected
+
+
+async def test_a_link_told_to_stop_while_its_broker_is_down_stops(brokers: Brokers) -> None:
+    """A node stopped (Ctrl-C) while its broker does not answer must not wait for it."""
+    broker = brokers.new("down", start=False)
+    clock = JumpClock()
+    link = BusLink(client=BusClient(url=broker.url, client_id="lhasa"), clock=clock,
+                   filters=("citypulse/v1/#",), handler=lambda message: None)  # fmt: skip
+    running = asyncio.ensure_future(link.run())
+    while len(clock.waits) < 3:  # retrying, and the waits jump: ends only when stopped
+        await asyncio.sleep(0.001)  # noqa: TID251 - real time for the refused connects
+    await link.stop()
+    await asyncio.wait_for(running, timeout=5.0)
+    assert not link.connected
 
 
 def _password_file(directory: Path, users: dict[str, str]) -> Path:
