@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import os
 import sys
 import time
 from typing import Protocol, runtime_checkable
@@ -20,6 +21,7 @@ __all__ = [
     "MonotonicClock",
     "SkewedClock",
     "UtcClock",
+    "process_age",
     "utc_anchor",
     "wall_minus_monotonic",
 ]
@@ -157,6 +159,18 @@ class UtcClock(SkewedClock):
         if anchor is None:
             anchor = utc_anchor()
         super().__init__(base, offset_s=anchor, drift_ppm=0.0, start=0.0)
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux: /proc start time against CLOCK_BOOTTIME,
+    10 ms resolution), or None where that cannot be read. A start-up figure, not a clock."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # the name may hold spaces
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime
+        return round(time.clock_gettime(time.CLOCK_BOOTTIME) - started, 3)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 @functools.cache

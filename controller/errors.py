@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "ArgumentError",
     "ControllerError",
     "Diagnostic",
     "LocalProtocolError",
@@ -65,6 +66,14 @@ class Diagnostic:
 
 class ControllerError(Exception):
     """Base of every error citypulse raises on purpose."""
+
+
+class ArgumentError(ControllerError):
+    """A value given for `option` (a CLI option or a key of a file) that does not fit."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
 
 
 class ShowError(ControllerError):

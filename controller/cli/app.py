@@ -13,9 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from controller import __version__
-from controller.cli import check_cmd, schema_cmd
-from controller.cli.common import ArgumentError
-from controller.errors import ControllerError, ShowValidationError
+from controller.errors import ArgumentError, ControllerError, ShowValidationError
 
 __all__ = ["main"]
 
@@ -37,9 +35,15 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self.prog, message, self.format_usage())
 
 
+# Commands whose start-up time is a measured figure, registered alone when they are the one
+# run: importing every other command (the render stack among them) costs most of a second.
+# `render`: its end-to-end speed (BENCHMARKS.md); `venue`: a late join is counted from the
+# process start, and the venue imports its render stack while it connects (venue_cmd).
+SOLO = ("render", "venue")
+
+
 def build_parser(only: str | None = None) -> Parser:
-    """Every command; `only="render"` registers just `render` (its end-to-end speed is a
-    measured figure, BENCHMARKS.md, and importing the other commands costs half a second)."""
+    """Every command, or just `only` (one of `SOLO`)."""
     parser = Parser(
         prog="citypulse",
         description="Show controller for city-scale lighting ceremonies.",
@@ -52,6 +56,13 @@ def build_parser(only: str | None = None) -> Parser:
 
         render_cmd.register(sub)
         return parser
+    if only == "venue":
+        from controller.cli import venue_cmd
+
+        venue_cmd.register(sub)
+        return parser
+    from controller.cli import check_cmd, schema_cmd
+
     check_cmd.register(sub)
     schema_cmd.register(sub)
     _register_optional(sub)
@@ -99,7 +110,7 @@ def _register_optional(sub: argparse._SubParsersAction[Parser]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(only="render" if words[:1] == ["render"] else None)
+    parser = build_parser(only=words[0] if words[:1] and words[0] in SOLO else None)
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:

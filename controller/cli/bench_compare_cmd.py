@@ -12,8 +12,8 @@ from typing import Any
 
 from controller.cli import validators
 from controller.cli.bench_scale_cmd import parse_sizes
-from controller.cli.common import ArgumentError
 from controller.clock import MonotonicClock
+from controller.errors import ArgumentError
 
 __all__ = ["register_compare"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.cli import validators
-from controller.cli.common import ArgumentError
 from controller.clock import MonotonicClock
+from controller.errors import ArgumentError
 
 __all__ = ["parse_sizes", "register_scale"]
 

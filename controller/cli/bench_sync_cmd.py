@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.cli import validators
-from controller.cli.common import ArgumentError
+from controller.errors import ArgumentError
 
 __all__ = ["register_sync"]
 

@@ -24,9 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from controller.cli.common import ArgumentError
 from controller.clock import UtcClock
-from controller.errors import Diagnostic, ShowValidationError
+from controller.errors import ArgumentError, Diagnostic, ShowValidationError
 from controller.render.effects import default_registry
 from controller.runtime.credentials import NAME
 from controller.runtime.deployment import Deployment, hash_passwords, plan_deployment

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from controller.cli import validators
-from controller.cli.common import ArgumentError
 from controller.cli.node_options import (
     add_bus_arguments,
     audit_function,
@@ -26,6 +25,7 @@ from controller.cli.node_options import (
     run_until_signalled,
 )
 from controller.clock import MonotonicClock, utc_anchor
+from controller.errors import ArgumentError
 from controller.protocols import bus
 from controller.render.effects import default_registry
 from controller.runtime.conductor_core import ConductorCore, ShowInfo

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from controller.cli import validators
-from controller.cli.common import ArgumentError
 from controller.cli.node_options import (
     add_bus_arguments,
     audit_function,
@@ -31,6 +30,7 @@ from controller.clock import MonotonicClock, utc_anchor
 from controller.console.server import ConsoleOptions, ConsoleServer, is_loopback
 from controller.console.show_view import ShowView
 from controller.console.users import OneTimeLogins, UsersError, UsersFile, check_name
+from controller.errors import ArgumentError
 from controller.protocols.signing import new_nonce
 from controller.render.effects import default_registry
 from controller.show.load import load_show

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.cli import validators
-from controller.cli.common import ArgumentError
+from controller.errors import ArgumentError
 from controller.transports.bus_address import BrokerUrlError, parse_broker_url
 from simulator.stall_intervals import drops_text, host_line
 

@@ -13,8 +13,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from controller.cli.common import ArgumentError
-from controller.errors import ControllerError
+from controller.errors import ArgumentError, ControllerError
 from controller.runtime.audit import AuditLog
 from controller.runtime.credentials import Credentials, load_credentials
 from controller.transports.bus_address import BrokerUrlError, parse_broker_url

@@ -16,8 +16,8 @@ import json
 import sys
 from typing import Any
 
-from controller.cli.common import ArgumentError
 from controller.cli.node_options import add_bus_arguments, bus_client, credentials_for
+from controller.errors import ArgumentError
 from controller.protocols import bus
 from controller.protocols.signing import new_nonce
 from controller.runtime.commands import Command, CommandError

@@ -11,8 +11,8 @@ import asyncio
 import threading
 from typing import Any
 
-from controller.cli.common import ArgumentError
 from controller.clock import wall_minus_monotonic
+from controller.errors import ArgumentError
 from controller.runtime.osc_commands import OscCommands
 from controller.runtime.session import VenueSession
 from controller.transports.osc_in import OscInput

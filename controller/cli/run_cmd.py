@@ -17,18 +17,18 @@ from typing import Any
 
 from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue, resolve_time
-from controller.cli.run_session import RunOptions, open_session, summary
-from controller.cli.shard_worker import (
+from controller.cli.play_options import (
+    OUTPUTS,
     add_shards_argument,
+    add_tap_argument,
     check_shards,
-    freeze_heap,
-    run_sharded,
+    tap_target,
 )
+from controller.cli.run_session import RunOptions, open_session, summary
+from controller.cli.shard_worker import freeze_heap, run_sharded
 from controller.runtime.session import SessionOptions, VenueSession
 
 __all__ = ["register"]
-
-OUTPUTS = ("rig", "sim", "artnet", "sacn", "enttec", "opendmx", "osc")
 
 
 def register(sub: Any) -> None:
@@ -89,24 +89,6 @@ def register(sub: Any) -> None:
     add_shards_argument(p)
     p.add_argument("--json", action="store_true", help="print the final statistics as JSON")
     p.set_defaults(handler=run)
-
-
-def add_tap_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--tap", metavar="HOST:PORT",
-        help="also send the first universe and an ArtSync every frame to HOST:PORT (Art-Net): "
-        "a monitoring tap to measure when frames leave, e.g. for `python -m simulator.capture`",
-    )  # fmt: skip
-
-
-def tap_target(text: str | None) -> tuple[str, int] | None:
-    """`--tap HOST:PORT` checked: an IPv4 host and a port 1..65535."""
-    if text is None:
-        return None
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise ArgumentError("--tap", f"{text!r}: use HOST:PORT, e.g. 127.0.0.1:5001")
-    return validators.host(host, "--tap"), validators.port(int(port), "--tap", allow_zero=False)
 
 
 def _options(args: argparse.Namespace) -> RunOptions:

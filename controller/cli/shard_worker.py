@@ -18,8 +18,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
-from controller.cli.common import ArgumentError
+from controller.cli.play_options import tap_target
 from controller.clock import Clock, MonotonicClock, SkewedClock, wall_minus_monotonic
+from controller.errors import ArgumentError
 from controller.outputs.factory import build_outputs, udp_sinks
 from controller.outputs.routing import Route, plan_routes
 from controller.render.effects import default_registry
@@ -32,7 +33,6 @@ from controller.runtime.session import SessionOptions, VenueSession
 from controller.runtime.shard_grid import BoardGrid, MapBoard
 from controller.runtime.shard_session import ShardedSession, ShardSpec
 from controller.runtime.shards import (
-    MAX_SHARDS,
     partition,
     restrict_routes,
     shard_job,
@@ -43,8 +43,6 @@ from controller.show.load import load_show
 from controller.show.rig import Protocol
 
 __all__ = [
-    "add_shards_argument",
-    "check_shards",
     "main",
     "run_sharded",
     "shard_specs",
@@ -54,31 +52,6 @@ __all__ = [
 STATS_PERIOD_S = 0.1
 BOARD_WAIT_S = 30.0
 READY_WAIT_S = 60.0
-
-
-def add_shards_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--shards", type=int, default=1, metavar="N",
-        help="split the venue into N processes, each compiling, rendering and sending a "
-        "share of its universes on the one frame grid (default 1: one process)",
-    )  # fmt: skip
-
-
-def check_shards(args: argparse.Namespace) -> int:
-    """`--shards` checked: 1..64; more than one needs real outputs in real time."""
-    n = args.shards
-    if not isinstance(n, int) or not 1 <= n <= MAX_SHARDS:
-        raise ArgumentError("--shards", f"{n!r} out of range 1..{MAX_SHARDS}")
-    if n > 1:
-        if getattr(args, "virtual", False):
-            raise ArgumentError("--shards", "shards play in real time (not with --virtual)")
-        if args.output == "sim":
-            raise ArgumentError("--shards", "the simulator takes one process (--output sim)")
-        for option in ("osc_in", "record", "preview"):
-            if getattr(args, option, None) is not None:
-                flag = "--" + option.replace("_", "-")
-                raise ArgumentError("--shards", f"cannot be combined with {flag}")
-    return int(n)
 
 
 # -- the shard process ----------------------------------------------------------------------
@@ -183,12 +156,6 @@ def _play(spec: ShardSpec, conn: Connection) -> None:
 
 
 # -- `citypulse run --shards N` ---------------------------------------------------------
-def tap_target(text: str | None) -> tuple[str, int] | None:
-    from controller.cli.run_cmd import tap_target as checked
-
-    return checked(text)
-
-
 def shard_specs(
     *, show: Path, venue: str, parts: list[tuple[int, ...]], args: argparse.Namespace,
     session: SessionOptions, epoch: float, fps: int, board: str | None,

@@ -18,8 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
-from controller.cli.common import ArgumentError
 from controller.clock import Clock, MonotonicClock
+from controller.errors import ArgumentError
 from controller.outputs.routing import Route
 from controller.show.rig import Protocol
 

@@ -23,7 +23,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from controller.cli.common import ArgumentError
+from controller.errors import ArgumentError
 from controller.show.source import MAX_FILE_BYTES, InputFileError, check_input_file
 
 __all__ = [

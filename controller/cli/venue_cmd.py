@@ -4,11 +4,16 @@ The venue renders and outputs its own rig (every `run` output choice applies) on
 frame grid: its timebase follows the conductor's shared time over the bus, it joins the show
 where the conductor's retained state says it is, and executes the conductor's signed
 commands on the same frame as every other venue.
+
+Start-up is a measured figure (a late join counts from the process start): this module
+imports only the bus side; the render stack is imported, the show loaded and the outputs
+opened in the node's loading thread while the bus connects and the timebase locks.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -16,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from controller.cli import validators
-from controller.cli.common import ArgumentError, load_venue
 from controller.cli.node_options import (
     add_bus_arguments,
     audit_function,
@@ -25,17 +29,20 @@ from controller.cli.node_options import (
     credentials_for,
     run_until_signalled,
 )
-from controller.cli.run_cmd import OUTPUTS, add_tap_argument, tap_target
-from controller.cli.run_session import RunOptions, open_outputs, summary
-from controller.cli.shard_worker import add_shards_argument, check_shards, venue_shards
-from controller.clock import Clock, MonotonicClock, SkewedClock, utc_anchor
+from controller.cli.play_options import (
+    OUTPUTS,
+    add_shards_argument,
+    add_tap_argument,
+    check_shards,
+    tap_target,
+)
+from controller.clock import Clock, MonotonicClock, SkewedClock, process_age, utc_anchor
+from controller.errors import ArgumentError, ControllerError
 from controller.protocols import bus
-from controller.runtime.content import show_content
 from controller.runtime.credentials import venue_role
-from controller.runtime.session import SessionOptions, lateness_summary
 from controller.runtime.shared_grid import TrustedClockMap
 from controller.runtime.venue_core import VenueCore
-from controller.runtime.venue_node import VenueNode, VenueNodeOptions, VenueRefused
+from controller.runtime.venue_node import VenueNode, VenueNodeOptions, VenueRefused, VenueStage
 from controller.sync.timebase import Timebase
 from controller.transports.mqtt import Will
 
@@ -85,7 +92,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _check(args: argparse.Namespace) -> RunOptions:
+def _check(args: argparse.Namespace) -> int:
+    """Every option checked before anything connects or loads; returns the shard count."""
     validators.input_file(args.show, "SHOW")
     for name, value, limit in (
         ("--clock-offset-ms", args.clock_offset_ms, MAX_OFFSET_MS),
@@ -109,11 +117,8 @@ def _check(args: argparse.Namespace) -> RunOptions:
     ):
         if path is not None:
             validators.output_file(path, opt, suffixes=(".png",) if opt == "--preview" else ())
-    return RunOptions(
-        output=args.output, target=args.target, interface=args.interface,
-        record=args.record, preview=args.preview, tap=tap_target(args.tap),
-        session=SessionOptions(arm=False, realtime=args.rt),
-    )  # fmt: skip
+    tap_target(args.tap)
+    return check_shards(args)
 
 
 def _clock(args: argparse.Namespace) -> Clock:
@@ -123,19 +128,48 @@ def _clock(args: argparse.Namespace) -> Clock:
     return SkewedClock(base, offset_s=args.clock_offset_ms / 1e3, drift_ppm=args.clock_drift_ppm)
 
 
+class _Loader:
+    """The node's `load`: the show compiled, the outputs opened (on `stack`, closed by the
+    command when the node ends). Runs in the node's loading thread."""
+
+    def __init__(
+        self, args: argparse.Namespace, clock: Clock, stack: contextlib.ExitStack, shards: int
+    ) -> None:
+        self.args, self.clock, self.stack, self.shards = args, clock, stack, shards
+        self.sim_stats: dict[str, Any] = {}
+
+    def __call__(self) -> VenueStage:
+        from controller.cli.run_session import RunOptions, open_outputs
+        from controller.cli.shard_worker import venue_shards
+        from controller.runtime.content import show_content
+        from controller.runtime.job import load_venue
+        from controller.runtime.session import SessionOptions
+
+        args = self.args
+        job = load_venue(args.show, args.venue)
+        options = RunOptions(
+            output=args.output, target=args.target, interface=args.interface,
+            record=args.record, preview=args.preview, tap=tap_target(args.tap),
+            session=SessionOptions(arm=False, realtime=args.rt),
+        )  # fmt: skip
+        outputs, self.sim_stats = self.stack.enter_context(open_outputs(job, options, self.clock))
+        return VenueStage(
+            job=job, content=show_content(job.loaded), outputs=outputs,
+            session_options=options.session,
+            session_factory=venue_shards(args) if self.shards > 1 else None,
+        )  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
-    options = _check(args)
-    sharding = {"session_factory": venue_shards(args)} if check_shards(args) > 1 else {}
+    entered = process_age()
+    shards = _check(args)
     configure_logging(args.verbose)
     creds = credentials_for(args, role_prefix="venue-")
     if creds.role != venue_role(args.venue):
         raise ArgumentError(
             "--credentials", f"these are {creds.role!r}'s, not venue {args.venue!r}'s"
         )
-    entered = MonotonicClock().now()
-    job = load_venue(args.show, args.venue)
-    loaded_at = MonotonicClock().now()
-    show_id = Path(job.loaded.path).stem
+    show_id = args.show.stem
     if show_id != creds.show:
         raise ArgumentError("--credentials", f"made for show {creds.show!r}, not {show_id!r}")
     audit, log = audit_function(args.audit, args.venue)
@@ -146,40 +180,43 @@ def run(args: argparse.Namespace) -> int:
         truth = lambda local: clock.to_base(local) + anchor  # noqa: E731
     trusted = TrustedClockMap(offset_s=utc_anchor()) if args.trust_os_clock else None
     core = VenueCore(
-        venue=args.venue, show_id=show_id, content=show_content(job.loaded),
-        verifier=creds.verifier(), timebase=Timebase(), trust_os_clock=trusted, audit=audit,
+        venue=args.venue, show_id=show_id, content=None, verifier=creds.verifier(),
+        timebase=Timebase(), trust_os_clock=trusted, audit=audit,
     )  # fmt: skip
     topics = bus.Topics(show_id)
     will = Will(topics.status(args.venue), bus.encode(bus.VenueStatus.offline(args.venue)), 1, True)
     client = bus_client(args, creds, client_id=f"venue-{args.venue}", will=will)
+    options = VenueNodeOptions(duration=args.duration, ready_timeout_s=args.ready_timeout,
+                               realtime=args.rt, truth=truth)  # fmt: skip
     report: dict[str, Any] = {}
     try:
-        with open_outputs(job, options, clock) as (outputs, sim_stats):
-            node = VenueNode(
-                job=job, core=core, client=client, clock=clock, outputs=outputs,
-                session_options=options.session,
-                options=VenueNodeOptions(duration=args.duration, ready_timeout_s=args.ready_timeout,
-                                         truth=truth), **sharding,
-            )  # fmt: skip
-            try:
-                run_until_signalled(_runner(node), node.stop)
-            except* VenueRefused as group:
-                raise ArgumentError(
-                    "--venue", f"{args.venue} refuses to play: {group.exceptions[0]}"
-                ) from None
+        with contextlib.ExitStack() as stack:
+            loader = _Loader(args, clock, stack, shards)
+            node = VenueNode(load=loader, core=core, client=client, clock=clock, options=options)
+            _play(node, args.venue)
             if node.session is not None:
                 report = node.session.report()
-        if sim_stats:
-            report["simulator"] = sim_stats
+        if loader.sim_stats:
+            report["simulator"] = loader.sim_stats
     finally:
         if log is not None:
             log.close()
     report["timebase"] = _timebase(core, clock)
-    report["join"] = {"load_s": round(loaded_at - entered, 3), **node.milestones}
+    report["join"] = {"process_s": entered, "load_s": node.load_s, **node.milestones}
     if node.truth is not None:
         report["timebase"]["truth"] = _truth(node)
-    _print(args, report, options)
+    _print(args, report)
     return 1 if report.get("error") else 0
+
+
+def _play(node: VenueNode, venue: str) -> None:
+    """Run the node; its refusal and a show that does not load are the user's errors."""
+    try:
+        run_until_signalled(_runner(node), node.stop)
+    except* VenueRefused as group:
+        raise ArgumentError("--venue", f"{venue} refuses to play: {group.exceptions[0]}") from None
+    except* ControllerError as group:  # raised while loading: a bad show, an unknown venue
+        raise group.exceptions[0] from None
 
 
 def _runner(node: VenueNode) -> Any:
@@ -274,16 +311,20 @@ def _percentiles(values_ms: Any) -> dict[str, float | None]:
     finite = values_ms[np.isfinite(values_ms)]
     if not finite.size:
         return {"p50": None, "p99": None, "max": None}
+    from controller.runtime.session import lateness_summary
+
     return {**lateness_summary((finite / 1e3).tolist())}
 
 
-def _print(args: argparse.Namespace, report: dict[str, Any], options: RunOptions) -> None:
+def _print(args: argparse.Namespace, report: dict[str, Any]) -> None:
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return
     if "lateness_ms" in report:
-        sys.stderr.write(summary(report, options))
+        from controller.cli.run_session import RunOptions, summary
+
+        sys.stderr.write(summary(report, RunOptions(record=args.record, preview=args.preview)))
     tb = report["timebase"]
     sys.stderr.write(
         f"  timebase: {tb['state']}, offset {tb['offset_ms']} ms, bound {tb['error_bound_ms']} ms,"

@@ -13,8 +13,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from controller.show.load import LoadedShow
+if TYPE_CHECKING:  # a venue compares contents before its loading thread imports the show stack
+    from controller.show.load import LoadedShow
 
 __all__ = ["ShowContent", "differences", "show_content"]
 

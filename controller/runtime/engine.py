@@ -42,7 +42,7 @@ from controller.runtime.commands import Command, CommandOutcome
 from controller.runtime.grid import FrameGrid, LocalGrid
 from controller.runtime.playback import Playback, PlaybackSnapshot
 
-__all__ = ["Engine", "EngineStats", "Prepared"]
+__all__ = ["Engine", "EngineStats", "Prepared", "preload_kernels"]
 
 OUTCOMES_KEPT = 256
 DROPS_KEPT = 1000
@@ -279,3 +279,14 @@ class Engine:
     def close(self, now: float) -> None:
         for out in self.outputs:
             self._guard(out, lambda o: o.close(now))
+
+
+def preload_kernels(plan: VenuePlan, patch: Patch) -> None:
+    """A throwaway engine's warm-up, with no outputs: the compiled kernels the venue uses
+    load (from the JIT's on-disk cache) in the calling thread. A joining venue does this while
+    its timebase locks, and its session's own warm-up then takes milliseconds (measured:
+    206 ms the first time in a process, 3 ms after)."""
+    playback = Playback(
+        fps=plan.fps, frame_count=plan.frame_count, cues=[(c.name, c.t, c.hold) for c in plan.cues]
+    )
+    Engine(plan=plan, patch=patch, playback=playback, outputs=()).warm_up()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.compile.plan import VenuePlan, compile_venue
-from controller.errors import ControllerError
+from controller.errors import ArgumentError
 from controller.patch.patcher import Patch, build_patch
 from controller.render.effects import default_registry
 from controller.show.diagnostics import did_you_mean, known_list
@@ -14,14 +14,6 @@ from controller.show.load import LoadedShow, load_show
 from controller.show.timeline import parse_time_ref
 
 __all__ = ["ArgumentError", "VenueJob", "load_venue", "pick_venue", "resolve_time"]
-
-
-class ArgumentError(ControllerError):
-    """A value given for `option` (a CLI option or a key of a file) that does not fit."""
-
-    def __init__(self, option: str, message: str) -> None:
-        super().__init__(f"{option}: {message}")
-        self.option = option
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,11 +27,14 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from controller.clock import Clock
-from controller.runtime.engine import Engine, Prepared
 
-__all__ = ["LATE_FRACTION", "Player", "request_realtime"]
+if TYPE_CHECKING:  # a venue asks for real-time priority before it imports the render stack
+    from controller.runtime.engine import Engine, Prepared
+
+__all__ = ["LATE_FRACTION", "SWITCH_INTERVAL_S", "Player", "normal_priority", "request_realtime"]
 
 LATE_FRACTION = 0.5  # a frame later than this part of a period is dropped, not sent
 LATENESS_KEPT = 1_000_000
@@ -49,6 +52,15 @@ def request_realtime(priority: int = OUTPUT_PRIORITY) -> str:
     except (OSError, AttributeError) as exc:
         return f"real-time priority refused: {exc}"
     return f"SCHED_FIFO priority {priority}"
+
+
+def normal_priority() -> None:
+    """The calling thread back to SCHED_OTHER (threads inherit their creator's policy)."""
+    try:
+        if os.sched_getscheduler(0) != os.SCHED_OTHER:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (OSError, AttributeError):
+        return
 
 
 def _set_priority(priority: int) -> None:

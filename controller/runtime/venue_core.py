@@ -8,7 +8,9 @@ Rules:
   after each one the disciplined clock map is steered and handed to the shared grid, so the
   output thread's next deadline uses it.
 - The retained `state` is checked first for the show: a content hash that differs from ours
-  means a different show, and this venue refuses to play (`mismatch` names each part).
+  means a different show, and this venue refuses to play (`mismatch` names each part). Our
+  content may come after the state (the show loads while the bus connects): the check runs
+  when both are known, and the venue is not `ready` before.
 - A newer state whose anchor disagrees with what this venue's playback shows is adopted
   (a late join, or a command this venue missed while cut off); one that agrees changes
   nothing. Blackout and master follow the state too.
@@ -56,7 +58,7 @@ class VenueCore:
         *,
         venue: str,
         show_id: str,
-        content: ShowContent,
+        content: ShowContent | None,
         verifier: Verifier,
         timebase: Timebase,
         trust_os_clock: TrustedClockMap | None = None,
@@ -137,11 +139,8 @@ class VenueCore:
             self.state.version,
         ):
             return  # an older state delivered late, or the old timeline of a restarted conductor
-        if state.content_hash != self.content.digest:
-            self.mismatch = differences(self.content.parts, state.files) or ["content hash differs"]
-        else:
-            self.mismatch = []
         self.state = state
+        self._check_content()
         if self.grid is not None and self.grid.epoch != state.epoch:
             # A conductor that started a new timeline (it did not find the old one's state):
             # ticks are numbered from another epoch. The node ends this session and joins anew.
@@ -154,11 +153,27 @@ class VenueCore:
         if self.submit is not None and not self.mismatch:
             self._follow(state, health)
 
+    def set_content(self, content: ShowContent) -> None:
+        """Our show's content, once loaded: checked against the state if one came first."""
+        self.content = content
+        self._check_content()
+
+    def _check_content(self) -> None:
+        state, content = self.state, self.content
+        if state is None or content is None:
+            return
+        if state.content_hash != content.digest:
+            self.mismatch = differences(content.parts, state.files) or ["content hash differs"]
+        else:
+            self.mismatch = []
+
     @property
     def ready(self) -> bool:
-        """Ready to play: a state for our show and a clock map for the grid."""
+        """Ready to play: our show loaded, the state says it is the conductor's, and the
+        grid has a clock map."""
         return (
             self.state is not None
+            and self.content is not None
             and not self.mismatch
             and self.grid is not None
             and (self.grid.ready)
@@ -245,7 +260,7 @@ class VenueCore:
             position_s=None if snap is None else snap.position,
             frame=None if snap is None else snap.frame,
             frames_dropped=0 if health is None else health.frames_dropped,
-            show_hash_ok=None if self.state is None else not self.mismatch,
+            show_hash_ok=None if self.state is None or self.content is None else not self.mismatch,
             outputs_ok=None if health is None else health.outputs_ok,
             updated_at=shared,
             join_s=join_s,

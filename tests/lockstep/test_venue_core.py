@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from controller.protocols import bus
 from controller.protocols.signing import Verifier, new_nonce, sign
 from controller.runtime.commands import Command, CommandKind
+from controller.runtime.content import ShowContent
 from controller.runtime.playback import PlaybackSnapshot, PlayState
 from controller.runtime.shared_grid import TrustedClockMap
 from controller.runtime.venue_core import VenueCore, VenueHealth
@@ -29,8 +30,9 @@ def key() -> Ed25519PrivateKey:
 def venue(key: Ed25519PrivateKey, **kwargs: Any) -> VenueCore:
     verifier = Verifier(public_keys={"conductor": key.public_key()},
                         acl={"conductor": {k.value for k in CommandKind}})  # fmt: skip
-    return VenueCore(venue="alpha", show_id=SHOW, content=CONTENT, verifier=verifier,
-                     timebase=Timebase(), **kwargs)  # fmt: skip
+    kwargs.setdefault("content", CONTENT)
+    return VenueCore(venue="alpha", show_id=SHOW, verifier=verifier, timebase=Timebase(),
+                     **kwargs)  # fmt: skip
 
 
 def state(**changes: Any) -> bytes:
@@ -84,6 +86,26 @@ def test_a_different_show_names_each_part_that_differs(key: Ed25519PrivateKey) -
     ]
     lock(core)
     assert not core.ready
+
+
+def test_the_show_may_load_after_the_state_came_and_is_checked_then(
+    key: Ed25519PrivateKey,
+) -> None:
+    """A venue loads its show while the bus connects: the state can come first."""
+    core = venue(key, content=None)
+    core.on_state(state(), 1000.0, None)
+    local = lock(core)
+    assert core.locked(local)
+    assert not core.ready  # locked, the conductor's state known, but not our show yet
+    status = bus.decode(bus.VenueStatus, core.status(local, None)[1])
+    assert status.show_hash_ok is None  # unknown, not "differs"
+    other = ShowContent(digest="e" * 64, parts={"mini.yaml": "3" * 64})
+    core.set_content(other)
+    assert core.mismatch == [f"mini.yaml: differs (here {'3' * 12}, conductor {'0' * 12})"]
+    assert not core.ready
+    core.set_content(CONTENT)
+    assert core.mismatch == []
+    assert core.ready
 
 
 def test_a_late_joiner_adopts_the_state_and_its_overrides(key: Ed25519PrivateKey) -> None:
