@@ -43,6 +43,7 @@ LONG_S = 0.010  # host stalls listed one by one in a summary: this long or longe
 # below a millisecond on a disciplined host. An interval counts as overlapping a stall when it
 # comes within this slack of it.
 SLACK_S = 0.001
+LATE_FRACTION = 0.5  # the player drops a frame later than this part of a period (its rule)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,6 +156,14 @@ def _stall_ms(hit: Iterable[Interval]) -> list[float]:
     return sorted({round(s.length_s * 1e3, 1) for s in hit}, reverse=True)
 
 
+def _overlap_s(window: Interval, stalls: Sequence[Interval], slack_s: float) -> float:
+    """How long `window` spent inside the stalls (each widened by `slack_s`)."""
+    total = 0.0
+    for s in stalls:
+        total += max(0.0, min(window.end, s.end + slack_s) - max(window.start, s.start - slack_s))
+    return total
+
+
 def attribute_drops(
     drops: Iterable[Sequence[float]],
     *,
@@ -163,27 +172,30 @@ def attribute_drops(
     fps: float | None,
     stalls: Sequence[Interval],
     slack_s: float = SLACK_S,
+    late_fraction: float = LATE_FRACTION,
 ) -> dict[str, Any]:
-    """Which of a player's dropped frames fall in a host stall.
+    """Which of a player's dropped frames a host stall explains.
 
     `drops`: [tick, frames, woke late ms, preparing took ms] per drop (a venue report's
-    `drops`). Tick k was due at shared instant `epoch + k / fps`; the player could not run
-    from then until it woke `late` ms after, so the drop is during a host stall when
-    [deadline, deadline + late] overlaps one (within `slack_s`). Frames counted in
-    `frames_dropped` but not listed (a report keeps the first drops only), and every frame
-    when `epoch` or `fps` is unknown, are unexplained. `frames_dropped` None: no report.
+    `drops`). Tick k was due at shared instant `epoch + k / fps` and the player woke `late`
+    ms after. The player drops a frame later than `late_fraction` of a period; the drop is
+    the host's when, without the time the whole host stood still inside [deadline,
+    deadline + late] (each stall widened by `slack_s`), the player would have been within
+    that limit. Frames counted in `frames_dropped` but not listed (a report keeps the first
+    drops only), and every frame when `epoch` or `fps` is unknown, are unexplained.
+    `frames_dropped` None: no report.
     """
     if frames_dropped is None:
         return {"drops_during_host_stalls": None, "drops_unexplained": None, "host_stalls_ms": []}
     during, hit = 0, []
     if epoch is not None and fps:
+        limit_s = late_fraction / fps
         for tick, frames, late_ms, *_ in drops:
             deadline = epoch + tick / fps
             window = Interval(start=deadline, end=deadline + max(late_ms, 0.0) * 1e-3)
-            found = _overlapping(window, stalls, slack_s)
-            if found:
+            if window.length_s - _overlap_s(window, stalls, slack_s) <= limit_s:
                 during += int(frames)
-                hit += found
+                hit += _overlapping(window, stalls, slack_s)
     during = min(during, frames_dropped)
     return {
         "drops_during_host_stalls": during,

@@ -144,7 +144,17 @@ def attribute(drops: list[list[float]], dropped: int | None = None) -> dict[str,
 def test_a_drop_overlapping_a_host_stall_is_explained() -> None:
     got = attribute([drop_at(1000, late_ms=20.0)])
     assert got == {"drops_during_host_stalls": 1, "drops_unexplained": 0, "host_stalls_ms": [27.0]}
-    assert attribute([drop_at(975, late_ms=30.0)])["drops_during_host_stalls"] == 1  # into it
+    # 990..1020 ms: 21 ms of it in the stall (with the slack); 9 ms left, under half a period
+    assert explained(39, 30.0, 15.0) == 1  # tick 39 due at 975 ms, the epoch 15 ms on
+
+
+def test_a_drop_later_than_its_stall_accounts_for_is_unexplained() -> None:
+    # 975..1005 ms: 6 ms in the stall; without it the player was still 24 ms late
+    assert attribute([drop_at(975, late_ms=30.0)])["drops_unexplained"] == 1
+    # 1015..1040 and 1015..1042 ms: 13 ms in the stall; 12 ms left is within the 12.5 ms
+    # the player allows (half a period at 40 fps), 14 ms is not
+    assert explained(41, 25.0, -10.0) == 1  # tick 41 due at 1025 ms, the epoch 10 ms back
+    assert explained(41, 27.0, -10.0) == 0
 
 
 def test_drops_before_or_after_a_host_stall_are_unexplained() -> None:
@@ -164,15 +174,16 @@ def explained(tick: int, late_ms: float, epoch_shift_ms: float) -> int:
 
 
 def test_slack_of_a_millisecond_at_the_edges_and_no_more() -> None:
-    # The stall is 1000..1027 ms; tick 41 is due at 1025 ms plus the epoch's shift.
-    assert explained(41, 12.0, 2.4) == 1  # due 1027.4 ms: 0.4 ms after the stall ended
-    assert explained(41, 12.0, 3.5) == 0  # due 1028.5 ms: 1.5 ms after, beyond the slack
-    assert explained(39, 24.5, 0.0) == 1  # 975..999.5 ms: ends 0.5 ms before it began
-    assert explained(39, 23.5, 0.0) == 0  # 975..998.5 ms: 1.5 ms before
+    # The stall is 1000..1027 ms; tick 41 is due at 1025 ms plus the epoch's shift; 14 ms
+    # late: explained only if at least 1.5 ms of it is inside the stall (with its slack).
+    assert explained(41, 14.0, 0.5) == 1  # due 1025.5: 1.5 ms in the stall, 1 ms of slack
+    assert explained(41, 14.0, 1.0) == 1  # due 1026.0: 1.0 + 1.0 ms of slack
+    assert explained(41, 14.0, 1.6) == 0  # due 1026.6: 0.4 + 1.0 ms, 12.6 ms unexplained
+    assert explained(39, 14.0, 12.0) == 1  # due 987 (tick 39 + 12 ms): 1 ms before it began
 
 
 def test_multi_frame_drops_count_their_frames_and_unlisted_frames_are_unexplained() -> None:
-    got = attribute([drop_at(1000, frames=3, late_ms=60.0), drop_at(2000, frames=2)], dropped=9)
+    got = attribute([drop_at(1000, frames=3, late_ms=35.0), drop_at(2000, frames=2)], dropped=9)
     assert got["drops_during_host_stalls"] == 3
     assert got["drops_unexplained"] == 6  # 2 outside, 4 never listed in the report
 
