@@ -14,6 +14,7 @@ from controller.bench.render_bench import BenchCase, bench_effects, bench_render
 from controller.bench.synthetic import write_city
 from controller.cli import validators
 from controller.cli.bench_compare_cmd import register_compare
+from controller.cli.bench_host_cmd import register_host
 from controller.cli.bench_scale_cmd import register_scale
 from controller.cli.bench_sync_cmd import register_sync
 from controller.cli.common import ArgumentError, load_venue
@@ -86,6 +87,7 @@ def register(sub: Any) -> None:
     register_sync(bsub)
     register_scale(bsub)
     register_compare(bsub)
+    register_host(bsub)
 
 
 def _sizes(text: str) -> list[int]:

@@ -209,6 +209,7 @@ ROWS: list[Row] = [
     ("bench-output-seconds", lambda _: ["bench", "output", "--seconds", "nan"], "--seconds"),
     ("bench-output-timing", lambda _: ["bench", "output", "--timing-universes", "0"], "--timing-universes"),
     ("bench-sync-show", lambda p: ["bench", "sync", "--show", str(p.fifo)], "--show"),
+    ("bench-host-seconds", lambda _: ["bench", "host", "--seconds", "0.5"], "--seconds"),
     ("bench-sync-rtt", lambda _: ["bench", "sync", "--show", M, "--rtt-ms", "nan"], "--rtt-ms"),
     ("bench-sync-one-venue", lambda _: ["bench", "sync", "--show", M], "--show"),
     # bus
