@@ -76,6 +76,7 @@ class Cluster:
         verbose: bool = False,
         broker: tuple[str, int] | None = None,
         deployment: Path | None = None,
+        conductor_rt: bool = False,
     ) -> None:
         """`broker` and `deployment`: use a running broker (host, port) whose users are those
         of `deployment` (made by `citypulse bus init` for it) instead of a private one."""
@@ -84,6 +85,7 @@ class Cluster:
         self.venues = {v.venue: v for v in venues}
         self.capture_seconds = capture_seconds
         self.want_standby = standby
+        self.conductor_rt = conductor_rt  # `conductor --rt` (and the standby's)
         self.verbose = verbose
         if (broker is None) != (deployment is None):
             msg = "an external broker needs its deployment directory, and the other way round"
@@ -214,6 +216,8 @@ class Cluster:
         )  # fmt: skip
         if standby:
             argv.append("--standby")
+        if self.conductor_rt:
+            argv.append("--rt")
         if self.verbose:
             argv.append("-v")
         self._spawn(name, argv)

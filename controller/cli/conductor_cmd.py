@@ -51,6 +51,11 @@ def register(sub: Any) -> None:
     p.add_argument("--standby", action="store_true", help="wait behind a primary; take over")
     p.add_argument("--audit", type=Path, metavar="FILE", help="append-only audit log (JSON lines)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--rt", action="store_true",
+        help="answer time requests at SCHED_FIFO real-time priority (as NTP servers run): "
+        "the venues' estimates are only as steady as the conductor's stamps",
+    )  # fmt: skip
     p.set_defaults(handler=run)
 
 
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     client = bus_client(args, creds, client_id=f"conductor-{args.node}", will=will)
     node = ConductorNode(
         core=core, client=client, clock=clock, shared=shared,
-        options=ConductorOptions(standby=args.standby),
+        options=ConductorOptions(standby=args.standby, realtime=args.rt),
     )  # fmt: skip
 
     async def main() -> int:

@@ -24,6 +24,7 @@ from controller.clock import Clock
 from controller.protocols import bus
 from controller.runtime.bus_link import BusLink
 from controller.runtime.conductor_core import ConductorCore, Publish
+from controller.runtime.player import request_realtime
 from controller.sync.discipline import ClockMap
 from controller.sync.exchange import Exchange
 from controller.sync.timebase import Timebase
@@ -36,6 +37,10 @@ _log = logging.getLogger("citypulse.conductor")
 ADVANCE_S = 0.01
 CONNECT_WAIT_S = 10.0  # for the broker before starting a new timeline anyway
 RETAINED_WAIT_S = 0.5  # for the retained state once connected
+# SCHED_FIFO priority of the conductor's one thread with `realtime`: a venue's estimate is only
+# as steady as the T2 and T3 stamps, so the time service runs as NTP servers do, real-time;
+# above a venue's bus thread (40) on a shared rehearsal host, below any output thread (50).
+TIME_SERVICE_PRIORITY = 45
 
 
 class SharedClock:
@@ -57,6 +62,7 @@ class SharedClock:
 class ConductorOptions:
     standby: bool = False
     exchange_hz: float = 15.0  # a standby's time exchanges with the primary
+    realtime: bool = False  # SCHED_FIFO `TIME_SERVICE_PRIORITY` for the thread that answers
 
 
 class ConductorNode:
@@ -73,6 +79,7 @@ class ConductorNode:
         self.clock = clock
         self.shared = shared
         self.options = options
+        self.realtime_status = "normal priority"
         self.active = not options.standby
         self.restored: bus.ShowState | None = None
         self._stopping = asyncio.Event()
@@ -224,6 +231,9 @@ class ConductorNode:
         await self._presence()
 
     async def run(self) -> None:
+        if self.options.realtime:
+            self.realtime_status = request_realtime(TIME_SERVICE_PRIORITY)
+            _log.info("time service: %s", self.realtime_status)
         async with asyncio.TaskGroup() as group:
             group.create_task(self.link.run(), name="bus[conductor]")
             publisher = group.create_task(self._publisher(), name="publisher")
