@@ -54,11 +54,15 @@ def request_realtime(priority: int = OUTPUT_PRIORITY) -> str:
     return f"SCHED_FIFO priority {priority}"
 
 
-def normal_priority() -> None:
-    """The calling thread back to SCHED_OTHER (threads inherit their creator's policy)."""
+def normal_priority(nice: int = 0) -> None:
+    """The calling thread back to SCHED_OTHER (threads inherit their creator's policy), at
+    `nice` (below 0: a larger share of the CPU than ordinary programs, never above a
+    real-time thread); what is refused is left as it is."""
     try:
         if os.sched_getscheduler(0) != os.SCHED_OTHER:
             os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        if nice:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     except (OSError, AttributeError):
         return
 

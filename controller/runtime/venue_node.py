@@ -51,6 +51,7 @@ _log = logging.getLogger("citypulse.venue")
 
 TRUTH_HZ = 10.0  # benchmark only: samples of the estimator's error a second
 BUS_PRIORITY = 40  # SCHED_FIFO priority of the bus thread with --rt (the output thread: 50)
+LOAD_NICE = -10  # the loading thread with --rt: SCHED_OTHER, ahead of ordinary programs
 
 
 class VenueRefused(Exception):  # noqa: N818 - a verdict, not a bug
@@ -118,7 +119,6 @@ class VenueNode:
         options: VenueNodeOptions,
     ) -> None:
         self._load = load  # runs in a worker thread; raises what loading a show raises
-        self.stage: VenueStage | None = None
         self.core = core
         self.clock = clock
         self.options = options
@@ -217,7 +217,6 @@ class VenueNode:
         """Load the show in a worker thread while the bus connects and the timebase locks."""
         began = self.clock.now()
         stage = await asyncio.to_thread(self._load_below_realtime)
-        self.stage = stage
         self.core.set_content(stage.content)
         self.load_s = round(self.clock.now() - began, 3)
         self._mark("loaded")
@@ -230,8 +229,9 @@ class VenueNode:
     def _load_below_realtime(self) -> VenueStage:
         # With --rt this pool thread was started by the SCHED_FIFO bus thread and inherited
         # its priority: a second of importing and compiling there would stall the rendering
-        # of every other venue on a shared host. Loading is not real-time work.
-        normal_priority()
+        # of every other venue on a shared host. Loading is not real-time work, but it is on
+        # the join's clock: ahead of ordinary programs (nice), behind every real-time thread.
+        normal_priority(LOAD_NICE if self.options.realtime else 0)
         stage = self._load()
         from controller.runtime.engine import preload_kernels
 
