@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from controller.errors import Diagnostic, ShowValidationError, SourceSpan
+from controller.show import yaml_cache
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -272,7 +273,19 @@ def read_yaml(path: Path) -> SourceDoc:
 
 
 def parse_yaml(text: str, shown: str) -> SourceDoc:
-    """Parse YAML text that came from `shown`, keeping positions."""
+    """Parse YAML text that came from `shown`, keeping positions (from `yaml_cache` when
+    this very text was parsed before)."""
+    key = yaml_cache.entry_key(text, shown)
+    cached = yaml_cache.load(key)
+    if cached is not None:
+        data, values, keys = cached
+        return SourceDoc(path=shown, data=data, value_spans=values, key_spans=keys)
+    doc = _parse(text, shown)
+    yaml_cache.store(key, doc.data, doc.value_spans, doc.key_spans)
+    return doc
+
+
+def _parse(text: str, shown: str) -> SourceDoc:
     _refuse_inner_bom(text, shown)
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
