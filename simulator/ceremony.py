@@ -135,7 +135,7 @@ def _rehearse(opts: CeremonyOptions, progress: Progress, workdir: Path) -> dict[
     names = tuple(v.venue for v in opts.venues)
     cluster = Cluster(show=opts.show, workdir=workdir, venues=_setups(opts),
                       broker=opts.broker, deployment=opts.deployment,
-                      conductor_rt=opts.rt)  # fmt: skip
+                      rt=opts.rt)  # fmt: skip
     with cluster:
         if opts.on_started is not None:
             opts.on_started(cluster)

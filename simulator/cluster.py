@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -60,6 +61,10 @@ def free_port() -> int:
     return port
 
 
+NETWORK_PRIORITY = 48  # the emulated network and the broker with `rt`: above every venue's bus
+# thread (40) and the conductor's time service (45), below any output thread (50)
+
+
 def _citypulse(*argv: str) -> list[str]:
     return [sys.executable, "-m", "controller", *argv]
 
@@ -76,7 +81,7 @@ class Cluster:
         verbose: bool = False,
         broker: tuple[str, int] | None = None,
         deployment: Path | None = None,
-        conductor_rt: bool = False,
+        rt: bool = False,
     ) -> None:
         """`broker` and `deployment`: use a running broker (host, port) whose users are those
         of `deployment` (made by `citypulse bus init` for it) instead of a private one."""
@@ -85,7 +90,12 @@ class Cluster:
         self.venues = {v.venue: v for v in venues}
         self.capture_seconds = capture_seconds
         self.want_standby = standby
-        self.conductor_rt = conductor_rt  # `conductor --rt` (and the standby's)
+        # `conductor --rt`, and the broker and the emulated links at SCHED_FIFO `NETWORK_PRIORITY`:
+        # on this one machine they stand for other hosts and the network between the cities,
+        # which no venue's show slows down. At normal priority the venues' real-time rendering
+        # delays them, by how much depending on what the show plays: the delay floors move
+        # when the show starts, and a floor that moves looks like a clock rate to every venue.
+        self.rt = rt
         self.verbose = verbose
         if (broker is None) != (deployment is None):
             msg = "an external broker needs its deployment directory, and the other way round"
@@ -126,7 +136,11 @@ class Cluster:
                 self.start_broker()
             specs = {name: v.link for name, v in self.venues.items()}
             self.links = self._stack.enter_context(
-                LinksProcess(specs, (self.broker_host, self.broker_port))
+                LinksProcess(
+                    specs,
+                    (self.broker_host, self.broker_port),
+                    priority=NETWORK_PRIORITY if self.rt else None,
+                )
             )
             names = sorted(self.venues)
             self.capture = self._stack.enter_context(
@@ -178,6 +192,11 @@ class Cluster:
         self._spawn(
             "broker", ["/usr/sbin/mosquitto", "-c", str(self.deployment / "mosquitto.conf")]
         )
+        if self.rt:
+            with contextlib.suppress(OSError):  # refused: it runs at normal priority
+                os.sched_setscheduler(
+                    self.processes["broker"].pid, os.SCHED_FIFO, os.sched_param(NETWORK_PRIORITY)
+                )
         self._wait(lambda: _listening(self.broker_port), "broker", "the broker did not listen")
 
     def kill(self, name: str) -> None:
@@ -216,7 +235,7 @@ class Cluster:
         )  # fmt: skip
         if standby:
             argv.append("--standby")
-        if self.conductor_rt:
+        if self.rt:
             argv.append("--rt")
         if self.verbose:
             argv.append("-v")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing as mp
+import os
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any, Self
@@ -49,18 +50,30 @@ async def _serve(specs: Mapping[str, str], upstream: tuple[str, int], pipe: Conn
                 pipe.send(True)
 
 
-def _main(specs: dict[str, str], upstream: tuple[str, int], pipe: Connection) -> None:
+def _main(
+    specs: dict[str, str], upstream: tuple[str, int], pipe: Connection, priority: int | None
+) -> None:
+    if priority is not None:
+        with contextlib.suppress(OSError):  # refused: it runs at normal priority
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     asyncio.run(_serve(specs, upstream, pipe))
 
 
 class LinksProcess:
     """`with LinksProcess({"lhasa": "rtt=60ms,jitter=10ms"}, ("127.0.0.1", 1883)) as links:`"""
 
-    def __init__(self, specs: Mapping[str, str], upstream: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        specs: Mapping[str, str],
+        upstream: tuple[str, int],
+        *,
+        priority: int | None = None,  # SCHED_FIFO for the relays (the network is not the venues')
+    ) -> None:
         for spec in specs.values():
             parse_path_spec(spec)  # a bad spec fails here, in the caller, with its message
         self.specs = dict(specs)
         self.upstream = upstream
+        self.priority = priority
         self.ports: dict[str, int] = {}
         self._pipe: Connection | None = None
         self._process: Any = None
@@ -69,7 +82,10 @@ class LinksProcess:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
         self._process = ctx.Process(
-            target=_main, args=(self.specs, self.upstream, child), daemon=True, name="links"
+            target=_main,
+            args=(self.specs, self.upstream, child, self.priority),
+            daemon=True,
+            name="links",
         )
         self._process.start()
         if not parent.poll(START_TIMEOUT_S):

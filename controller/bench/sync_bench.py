@@ -136,7 +136,7 @@ def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]
     # The watchdog outlives the cluster: the venues' last frames are watched too.
     with HostStalls() as watchdog, Cluster(show=opts.show, workdir=workdir,
                                            venues=_setups(opts, rt),
-                                           conductor_rt=rt) as night:  # fmt: skip
+                                           rt=rt) as night:  # fmt: skip
         night.wait_for("every venue locked", lambda s: all_locked(s, opts.venues), 120.0)
         locked_all_s = _clock.now() - started
         night.cmd("arm", force=True)

@@ -46,7 +46,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                    clock_offset_ms=450.0, clock_drift_ppm=35.0, extra=RT),
     ]  # fmt: skip
     with Cluster(show=TRIO, workdir=tmp_path_factory.mktemp("night"), venues=setups,
-                 standby=True, conductor_rt=True) as night:  # fmt: skip
+                 standby=True, rt=True) as night:  # fmt: skip
         night.wait_for("every venue locked", lambda s: all_locked(s, VENUES), 45.0)
         yield night
 
