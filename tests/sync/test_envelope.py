@@ -40,12 +40,42 @@ def test_recovers_the_line_when_each_leg_touches_its_floor_at_different_times() 
     t, offset, delay = _readings(40e-6, 0.3, fwd, rev)
     fit = _fit(t, offset, delay)
     assert fit is not None
-    assert fit.rate == pytest.approx(40e-6, abs=1e-9)
+    assert fit.strip_rate == pytest.approx(40e-6, abs=1e-9)  # the strip alone: exact
+    # Two floor readings per leg, the next ones 10 ms up: by the fit's own measure the
+    # strip's rate is loose, and the rate leans on the prior (0); the bound still holds.
+    assert 0.0 < fit.rate < 40e-6
     middle = fit.intercept + fit.rate * (t - fit.t_ref)
-    # The middle of the strip is the truth plus half the static asymmetry (5 ms), exactly.
+    miss = np.max(np.abs(middle - (0.3 + 40e-6 * t + 0.005)))
+    assert miss <= fit.systematic_s + 3.0 * fit.se_rate * (t[-1] - t[0]) / 2.0
+    # With the prior on the truth, the middle of the strip is the truth plus half the
+    # static asymmetry (5 ms), exactly.
+    exact = _fit(t, offset, delay, prior=40e-6)
+    assert exact is not None
+    assert exact.rate == pytest.approx(40e-6, abs=1e-9)
+    middle = exact.intercept + exact.rate * (t - exact.t_ref)
     assert np.max(np.abs(middle - (0.3 + 40e-6 * t + 0.005))) <= 0.01 * US
-    assert fit.width_s == pytest.approx(0.09, abs=1e-9)
+    assert exact.width_s == pytest.approx(0.09, abs=1e-9)
     assert (delay.min() - 0.09) >= 0.01  # no round trip came near the floor
+
+
+def test_a_short_window_leans_on_the_prior_and_a_long_dense_one_does_not() -> None:
+    rng = np.random.default_rng(9)
+    n = 2000  # 200 s at 10 Hz; one-sided jitter of 10 ms mean per leg
+    fwd = 0.05 + rng.exponential(0.01, n)
+    rev = 0.05 + rng.exponential(0.01, n)
+    t, offset, delay = _readings(60e-6, 0.4, fwd, rev)
+    short = _fit(t[:40], offset[:40], delay[:40])  # 4 s
+    full = _fit(t, offset, delay)
+    assert short is not None
+    assert full is not None
+    assert abs(short.strip_rate - 60e-6) > 100e-6  # 4 s of floors: the strip alone is far off
+    assert abs(short.rate - 60e-6) < 50e-6  # leaning on the prior (0), nearer the truth
+    assert abs(full.rate - full.strip_rate) < 1e-6  # 200 s of floors: the data decide
+    assert full.rate == pytest.approx(60e-6, abs=3e-6)
+    for fit, span in ((short, 4.0), (full, 200.0)):  # the bound covers the truth at the ends
+        for at in (t[0], t[0] + span):
+            miss = abs(fit.intercept + fit.rate * (at - fit.t_ref) - (0.4 + 60e-6 * at))
+            assert miss <= fit.systematic_s + 3.0 * fit.se_rate * span / 2.0
 
 
 def test_bound_is_tight_when_the_floor_is_dense_and_wide_when_it_is_not() -> None:
