@@ -31,6 +31,7 @@ from controller.render.effects import default_registry
 from controller.runtime.conductor_core import ConductorCore, ShowInfo
 from controller.runtime.conductor_node import ConductorNode, ConductorOptions, SharedClock
 from controller.runtime.content import show_content
+from controller.runtime.heap import freeze_heap
 from controller.show.load import LoadedShow, load_show
 from controller.transports.mqtt import Will
 
@@ -104,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         core=core, client=client, clock=clock, shared=shared,
         options=ConductorOptions(standby=args.standby, realtime=args.rt),
     )  # fmt: skip
+
+    freeze_heap()  # the loaded show, out of the collector (a real-time conductor's GC stalls)
 
     async def main() -> int:
         async with asyncio.TaskGroup() as group:

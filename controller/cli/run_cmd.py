@@ -25,7 +25,8 @@ from controller.cli.play_options import (
     tap_target,
 )
 from controller.cli.run_session import RunOptions, open_session, summary
-from controller.cli.shard_worker import freeze_heap, run_sharded
+from controller.cli.shard_worker import run_sharded
+from controller.runtime.heap import freeze_heap
 from controller.runtime.session import SessionOptions, VenueSession
 
 __all__ = ["register"]

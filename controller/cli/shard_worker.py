@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import gc
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -27,6 +26,7 @@ from controller.render.effects import default_registry
 from controller.runtime.commands import Command, CommandKind
 from controller.runtime.engine import EngineStats
 from controller.runtime.grid import FrameGrid, LocalGrid
+from controller.runtime.heap import freeze_heap
 from controller.runtime.job import VenueJob, pick_venue, resolve_time
 from controller.runtime.playback import Playback
 from controller.runtime.session import SessionOptions, VenueSession
@@ -62,18 +62,6 @@ def main(spec: ShardSpec, conn: Connection) -> None:
     except BaseException as exc:  # reported to the coordinator, never silently lost
         with contextlib.suppress(OSError):
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
-
-
-def freeze_heap() -> None:
-    """Collect once, then leave everything loaded so far out of garbage collection.
-
-    A loaded show is tens of thousands of objects; a full collection of them took 64 ms
-    (measured, a 2,018-universe city), and one came every few hundred frames from the
-    output thread's own allocations: a stall of three frames, and dropped frames. Frozen
-    objects are never traversed again; what is allocated while playing still is.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _grid(spec: ShardSpec, clock: Clock) -> FrameGrid:

@@ -22,7 +22,6 @@ Strategy:
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import math
 import sys
@@ -35,6 +34,7 @@ from controller.protocols import bus
 from controller.runtime.bus_link import BusLink
 from controller.runtime.commands import Command
 from controller.runtime.content import ShowContent
+from controller.runtime.heap import freeze_heap
 from controller.runtime.player import SWITCH_INTERVAL_S, normal_priority, request_realtime
 from controller.runtime.venue_core import VenueCore, VenueHealth
 from controller.transports.mqtt import BusClient, BusMessage
@@ -274,8 +274,7 @@ class VenueNode:
             session.submit(command)
         self.core.submit = session.submit
         self.session = session
-        gc.collect()  # a loaded show is tens of thousands of objects: a full collection of
-        gc.freeze()  # them mid-show is a stall of frames; frozen, they are never traversed again
+        freeze_heap()
         session.start()
         self._mark("playing")
         _log.info("%s playing (joined at %s)", self.core.venue, self.core.state)

@@ -89,7 +89,7 @@ def test_shards_refuse_what_one_process_must_do(tmp_path: Path) -> None:
 def test_the_loaded_show_is_frozen_out_of_garbage_collection(tmp_path: Path) -> None:
     import gc
 
-    from controller.cli.shard_worker import freeze_heap
+    from controller.runtime.heap import freeze_heap
     from controller.runtime.job import load_venue
 
     job = load_venue(write_city(tmp_path, 8), None)
