@@ -8,6 +8,8 @@ reaches the user for anything they typed or wrote.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -137,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ControllerError as exc:
         sys.stderr.write(f"citypulse: error: {exc}\n")
         return 2
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a process killed by SIGPIPE
+        # would; stdout goes to /dev/null so the interpreter's final flush cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         sys.stderr.write("citypulse: interrupted\n")
         return 130
