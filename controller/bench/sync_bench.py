@@ -148,6 +148,7 @@ def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]
         outage, gaps = _outage(night, opts) if opts.outage_s > 0 else (None, {})
         late = _late_join(night, opts.venues[-1])
         state = night.status().get("state") or {}  # the grid: tick k at epoch + k / fps
+        links = _link_lateness(night)
     stalls = watchdog.result()
     if outage is not None:
         outage["missing_attribution"] = {v: stalls.attribute_gaps(g) for v, g in gaps.items()}
@@ -171,9 +172,23 @@ def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]
             for v in opts.venues
         },
         "host": stalls.as_dict(),
+        "links": links,
         "wire": wire.get("skew"),
         "late_join": late,
         "broker_outage": outage,
+    }
+
+
+def _link_lateness(night: Cluster) -> dict[str, Any]:
+    """How late the emulated links wrote past their scheduled release (p50 / p99 ms, each
+    direction): the harness's own error, which every venue sees as delay-floor noise."""
+    if night.links is None:
+        return {}
+    stats = night.links.statistics()
+    return {
+        venue: {d: [link[d]["late_p50_ms"], link[d]["late_p99_ms"]] for d in ("up", "down")}
+        for venue, link in stats.items()
+        if link["up"]["chunks"] or link["down"]["chunks"]
     }
 
 
@@ -231,6 +246,12 @@ def sync_table(result: dict[str, Any]) -> str:
                 f"{drops_text(v['frames_dropped'], v)}"
             )
         lines.append(host_line(run["host"]))
+        for venue, late in (run.get("links") or {}).items():
+            lines.append(
+                f"  link {venue}: writes late past their release p50/p99 ms: up "
+                f"{_fmt(late['up'][0])} / {_fmt(late['up'][1])}, down "
+                f"{_fmt(late['down'][0])} / {_fmt(late['down'][1])}"
+            )
         wire = run["wire"] or {}
         overall = wire.get("overall", {})
         lines.append(
