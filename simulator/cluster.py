@@ -61,8 +61,9 @@ def free_port() -> int:
     return port
 
 
-NETWORK_PRIORITY = 48  # the emulated network and the broker with `rt`: above every venue's bus
-# thread (40) and the conductor's time service (45), below any output thread (50)
+NETWORK_PRIORITY = 30  # the emulated network and the broker with `rt`: above every venue's
+# rendering (10), below its bus thread (40) and output thread (50), which a burst of theirs
+# must never preempt (see controller.runtime.conductor_node.TIME_SERVICE_PRIORITY)
 
 
 def _citypulse(*argv: str) -> list[str]:
