@@ -24,11 +24,10 @@ from controller.outputs.factory import build_outputs, udp_sinks
 from controller.outputs.routing import Route, plan_routes
 from controller.render.effects import default_registry
 from controller.runtime.commands import Command, CommandKind
-from controller.runtime.engine import EngineStats
+from controller.runtime.engine import EngineStats, plan_playback
 from controller.runtime.grid import FrameGrid, LocalGrid
 from controller.runtime.heap import freeze_heap
 from controller.runtime.job import VenueJob, pick_venue, resolve_time
-from controller.runtime.playback import Playback
 from controller.runtime.session import SessionOptions, VenueSession
 from controller.runtime.shard_grid import BoardGrid, MapBoard
 from controller.runtime.shard_session import ShardedSession, ShardSpec
@@ -223,8 +222,7 @@ def venue_shards(args: argparse.Namespace) -> Callable[..., VenueSession]:
             clock_skew=skew,
         )  # fmt: skip
         plan = job.plan
-        idle = Playback(fps=plan.fps, frame_count=plan.frame_count,
-                        cues=[(c.name, c.t, c.hold) for c in plan.cues])  # fmt: skip
+        idle = plan_playback(plan)
         placeholder = EngineStats(
             frames_sent=0, frames_dropped=0, late_frames=0, max_late_ms=0.0, blackout_frames=0,
             output_failures=0, playback=idle.snapshot(0), outputs=(),

@@ -40,9 +40,9 @@ from controller.patch.patcher import Patch
 from controller.render.renderer import render
 from controller.runtime.commands import Command, CommandOutcome
 from controller.runtime.grid import FrameGrid, LocalGrid
-from controller.runtime.playback import Playback, PlaybackSnapshot
+from controller.runtime.playback import EndAction, Playback, PlaybackSnapshot
 
-__all__ = ["Engine", "EngineStats", "Prepared", "preload_kernels"]
+__all__ = ["Engine", "EngineStats", "Prepared", "plan_playback", "preload_kernels"]
 
 OUTCOMES_KEPT = 256
 DROPS_KEPT = 1000
@@ -286,7 +286,10 @@ def preload_kernels(plan: VenuePlan, patch: Patch) -> None:
     load (from the JIT's on-disk cache) in the calling thread. A joining venue does this while
     its timebase locks, and its session's own warm-up then takes milliseconds (measured:
     206 ms the first time in a process, 3 ms after)."""
-    playback = Playback(
-        fps=plan.fps, frame_count=plan.frame_count, cues=[(c.name, c.t, c.hold) for c in plan.cues]
-    )
-    Engine(plan=plan, patch=patch, playback=playback, outputs=()).warm_up()
+    Engine(plan=plan, patch=patch, playback=plan_playback(plan), outputs=()).warm_up()
+
+
+def plan_playback(plan: VenuePlan, end_action: EndAction = EndAction.BLACKOUT) -> Playback:
+    """A fresh playback of the plan's frames and cues."""
+    cues = [(c.name, c.t, c.hold) for c in plan.cues]
+    return Playback(fps=plan.fps, frame_count=plan.frame_count, cues=cues, end_action=end_action)

@@ -17,10 +17,10 @@ import numpy as np
 from controller.clock import Clock
 from controller.outputs.base import Output
 from controller.runtime.commands import Command, CommandKind
-from controller.runtime.engine import Engine, Prepared
+from controller.runtime.engine import Engine, Prepared, plan_playback
 from controller.runtime.grid import FrameGrid, LocalGrid
 from controller.runtime.job import VenueJob
-from controller.runtime.playback import EndAction, Playback, PlayState
+from controller.runtime.playback import EndAction, PlayState
 from controller.runtime.player import Player
 
 __all__ = ["SessionOptions", "VenueSession", "lateness_summary"]
@@ -65,12 +65,7 @@ class VenueSession:
         self.options = options
         self.clock = clock
         plan = job.plan
-        self.playback = Playback(
-            fps=plan.fps,
-            frame_count=plan.frame_count,
-            cues=[(c.name, c.t, c.hold) for c in plan.cues],
-            end_action=EndAction(options.end_action),
-        )
+        self.playback = plan_playback(plan, EndAction(options.end_action))
         now = clock.now()
         self.grid = grid if grid is not None else LocalGrid(epoch=now, fps=plan.fps)
         self.engine = Engine(
