@@ -1,6 +1,10 @@
-"""Shared bits of the lockstep tests: a small show's facts and the operator's command kinds."""
+"""Shared bits of the lockstep tests: a small show's facts, the operator's command kinds, and a
+copy of the Trio show to change."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 from controller.runtime.conductor_core import ShowInfo
 from controller.runtime.content import ShowContent
@@ -18,3 +22,13 @@ CONTENT = ShowContent(digest="0" * 64, parts={"mini.yaml": "0" * 64})
 
 def show_info() -> ShowInfo:
     return ShowInfo(show_id=SHOW, fps=FPS, frame_count=20 * FPS, cues=CUES, content=CONTENT)
+
+
+TRIO = Path(__file__).resolve().parents[1] / "data" / "lockstep" / "trio.yaml"
+
+
+def copy_trio(directory: Path) -> Path:
+    """The Trio show, its rigs and their profiles copied under `directory`; its show file."""
+    shutil.copytree(TRIO.parent, directory / "lockstep")
+    shutil.copytree(TRIO.parent.parent / "venue", directory / "venue")  # the rigs' profiles
+    return directory / "lockstep" / TRIO.name

@@ -11,7 +11,6 @@ standby taking over. A different show refusing to play is a venue of its own.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,11 +23,10 @@ from controller.clock import MonotonicClock, utc_anchor
 from controller.protocols.signing import new_nonce, sign
 from controller.runtime.credentials import load_credentials
 from simulator.cluster import Cluster, VenueSetup, all_locked
+from tests.lockstep.helpers import TRIO, copy_trio
 
 pytestmark = pytest.mark.network
 
-ROOT = Path(__file__).resolve().parents[2]
-TRIO = ROOT / "tests" / "data" / "lockstep" / "trio.yaml"
 VENUES = ("alpha", "beta", "gamma")
 PERIOD_MS = 25.0
 RT = ("--rt",)  # SCHED_FIFO where allowed (root here and in CI); refused: normal priority
@@ -217,13 +215,11 @@ def test_the_standby_takes_over_when_the_conductor_dies(cluster: Cluster) -> Non
 def test_a_venue_with_a_different_show_refuses_and_names_the_file(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    copy = tmp_path / "lockstep"
-    shutil.copytree(TRIO.parent, copy)
-    shutil.copytree(TRIO.parent.parent / "venue", tmp_path / "venue")  # the rigs' profiles
-    rig = copy / "rigs" / "beta.yaml"
+    show = copy_trio(tmp_path)
+    rig = show.parent / "rigs" / "beta.yaml"
     rig.write_text(rig.read_text().replace("count: 4", "count: 3"))
     done = subprocess.run(
-        [sys.executable, "-m", "controller", "venue", str(copy / "trio.yaml"), "--venue", "beta",
+        [sys.executable, "-m", "controller", "venue", str(show), "--venue", "beta",
          "--credentials", str(cluster.credentials("venue-beta")), "--broker", cluster.broker_url,
          "--output", "artnet", "--target", "127.0.0.1:9", "--ready-timeout", "20"],
         capture_output=True, text=True, timeout=60, check=False,

@@ -3,7 +3,6 @@ its show while it connects, and what goes wrong meanwhile still ends cleanly."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from controller.clock import MonotonicClock
+from tests.lockstep.helpers import TRIO, copy_trio
 from tests.security.deployments import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-TRIO = ROOT / "tests" / "data" / "lockstep" / "trio.yaml"
 _clock = MonotonicClock()
 
 
@@ -57,10 +56,7 @@ def test_the_venue_command_leaves_the_render_stack_to_its_loading_thread() -> No
 def test_a_show_that_does_not_load_says_where_while_the_bus_retries(
     deployment: Path, tmp_path: Path
 ) -> None:
-    copy = tmp_path / "lockstep"
-    shutil.copytree(TRIO.parent, copy)
-    shutil.copytree(TRIO.parent.parent / "venue", tmp_path / "venue")  # the rigs' profiles
-    show = copy / "trio.yaml"
+    show = copy_trio(tmp_path)
     show.write_text(show.read_text().replace("fps: 40", "fps: fast"))
     done = subprocess.run(_venue(show, deployment), capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
