@@ -176,7 +176,7 @@ def _figures(
             default=None,
         ),
         "lateness_ms": report.get("lateness_ms"),
-        # Each drop: [tick, frames, woke late ms, preparing took ms] (Engine.record_drop).
+        # Each drop: a DropRecord (controller.runtime.engine).
         "drops": [d for shard in report.get("shards", [report]) for d in shard.get("drops", [])],
         "sender_cpu_cores": cpu,
         "sender_cpu_ms_per_frame": None if cpu is None else round(cpu / fps * 1e3, 3),

@@ -41,11 +41,17 @@ from controller.render.renderer import render
 from controller.runtime.commands import Command, CommandOutcome
 from controller.runtime.grid import FrameGrid, LocalGrid
 from controller.runtime.playback import EndAction, Playback, PlaybackSnapshot
+from controller.runtime.thread_usage import NO_USAGE, ThreadUsage
 
-__all__ = ["Engine", "EngineStats", "Prepared", "plan_playback", "preload_kernels"]
+__all__ = ["DropRecord", "Engine", "EngineStats", "Prepared", "plan_playback", "preload_kernels"]
 
 OUTCOMES_KEPT = 256
 DROPS_KEPT = 1000
+
+# A dropped frame: (first tick skipped, frames, woke late ms, preparing took ms, then from
+# the delivery before to the late wake: on the CPU ms, voluntary switches, involuntary
+# switches): see Engine.record_drop
+DropRecord = tuple[int, int, float, float, float, int, int]
 
 
 @dataclass(slots=True)
@@ -104,8 +110,7 @@ class Engine:
         self._flip = 0
         self.frames_sent = 0
         self.frames_dropped = 0
-        # (first tick skipped, frames, woke late ms, preparing took ms): see record_drop
-        self.drops: list[tuple[int, int, float, float]] = []
+        self.drops: list[DropRecord] = []
         self.late_frames = 0
         self.max_late = 0.0
         self.blackout_frames = 0
@@ -169,18 +174,30 @@ class Engine:
         self._snapshot = self.playback.snapshot(tick)
 
     def record_drop(
-        self, frames: int, tick: int | None = None, *, late_s: float = 0.0, busy_s: float = 0.0
+        self,
+        frames: int,
+        tick: int | None = None,
+        *,
+        late_s: float = 0.0,
+        busy_s: float = 0.0,
+        used: ThreadUsage = NO_USAGE,
     ) -> None:
         """Count frames the player skipped because they could only have been sent late.
 
         `late_s`: how late the player woke for `tick`; `busy_s`: how long preparing it took
-        (from delivering the frame before). A long `busy_s` is slow work (a render, a
-        stage); a short one with a large `late_s` means the thread could not run (the CPU or
-        the GIL was taken).
+        (from delivering the frame before); `used`: what the thread used from delivering
+        the frame before to waking late (preparing and waiting for the deadline). A long
+        `busy_s` mostly on the CPU is slow work (a render, a stage); mostly off it, the
+        thread waited (`waits`: for the interpreter lock or I/O) or was kept off the CPU
+        (`preempted`: another thread ran); a short one with a large `late_s` means the
+        thread could not run at its deadline (a stall of the machine shows in every venue).
         """
         self.frames_dropped += frames
         if tick is not None and len(self.drops) < DROPS_KEPT:
-            self.drops.append((tick, frames, round(late_s * 1e3, 3), round(busy_s * 1e3, 3)))
+            self.drops.append((
+                tick, frames, round(late_s * 1e3, 3), round(busy_s * 1e3, 3),
+                round(used.cpu_s * 1e3, 3), used.waits, used.preempted,
+            ))  # fmt: skip
 
     def open(self, now: float) -> None:
         for out in self.outputs:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller.clock import Clock
+from controller.runtime.thread_usage import ThreadUsage, thread_usage
 
 if TYPE_CHECKING:  # a venue asks for real-time priority before it imports the render stack
     from controller.runtime.engine import Engine, Prepared
@@ -82,8 +83,10 @@ class Player:
         until: Callable[[float], bool] | None = None,
         on_frame: Callable[[Prepared, float], None] | None = None,
         stop_dark: bool = True,
+        usage: Callable[[], ThreadUsage] = thread_usage,
     ) -> None:
         self.engine = engine
+        self.usage = usage  # what the output thread used: a drop says where its time went
         self.clock = clock
         self.period = 1.0 / engine.plan.fps
         self.realtime = realtime
@@ -150,9 +153,9 @@ class Player:
 
     def _play(self) -> int:
         """Deliver frames until asked to stop; returns the last tick delivered."""
-        engine, clock, period = self.engine, self.clock, self.period
+        engine, clock, period, usage = self.engine, self.clock, self.period, self.usage
         k = self._first_tick()
-        began = clock.now()
+        began, began_use = clock.now(), usage()
         prepared = self._prepare_below_output(k, stage=True)
         ready = clock.now()
         skipped = False
@@ -165,9 +168,10 @@ class Player:
                 # deadline still ahead. That frame goes out even if preparing it overran (so
                 # the show always progresses), but frames never bunch and nothing bursts.
                 due = max(k + 1, self._first_tick())
-                engine.record_drop(due - k, k, late_s=now - deadline, busy_s=ready - began)
+                engine.record_drop(due - k, k, late_s=now - deadline, busy_s=ready - began,
+                                   used=usage().since(began_use))  # fmt: skip
                 k, skipped = due, True
-                began = clock.now()
+                began, began_use = clock.now(), usage()
                 prepared = self._prepare_below_output(k)
                 ready = clock.now()
                 continue
@@ -181,7 +185,7 @@ class Player:
             if self._stop.is_set() or (self.until is not None and self.until(now)):
                 return k
             k += 1
-            began = now
+            began, began_use = now, usage()
             prepared = self._prepare_below_output(k, stage=True)
             ready = clock.now()
 

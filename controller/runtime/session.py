@@ -202,7 +202,7 @@ class VenueSession:
             "position_s": round(s.playback.position, 3),
             "frames_sent": s.frames_sent,
             "frames_dropped": s.frames_dropped,
-            # (tick, frames, woke late ms, preparing took ms): see Engine.record_drop
+            # see DropRecord in controller.runtime.engine
             "drops": [list(d) for d in self.engine.drops[:100]],
             "late_frames": s.late_frames,
             "lateness_ms": lateness_summary(self.player.lateness),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -15,6 +16,7 @@ from controller.runtime.grid import LocalGrid
 from controller.runtime.job import VenueJob
 from controller.runtime.playback import Playback, PlayState
 from controller.runtime.player import Player, request_realtime
+from controller.runtime.thread_usage import ThreadUsage, thread_usage
 from controller.testing import ManualClock
 from tests.runtime.fakes import RecordingOutput
 from tests.runtime.helpers import expected_dmx, light, playing
@@ -185,13 +187,57 @@ def test_a_stall_drops_the_missed_frame_and_returns_to_the_frame_grid(mini: Venu
     stats = engine.statistics()
     assert (stats.frames_dropped, stats.late_frames, stats.frames_sent) == (2, 0, 18)
     # The drop says why: preparing frame 10 took 2.5 periods (slow work, not a late wake).
-    ((tick, frames, late_ms, busy_ms),) = engine.drops
+    ((tick, frames, late_ms, busy_ms, _, _, _),) = engine.drops
     period_ms = 1e3 / mini.plan.fps
     assert (tick, frames) == (10, 2)
     assert busy_ms == pytest.approx(2.5 * period_ms, abs=0.01)
     assert late_ms == pytest.approx(1.5 * period_ms, abs=0.01)
     position = START_AT + 12 / FPS
     np.testing.assert_array_equal(out.commits[10].dmx, expected_dmx(mini, position))
+
+
+class Preemption:
+    """A thread usage for virtual time: a stall spent off the CPU, preempted once, while
+    the rest of the thread's time counts as running."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock, self.off_cpu, self.preempted = clock, 0.0, 0
+
+    def stall(self, at_stage: int, periods: float) -> Callable[[int, float], None]:
+        def hook(stages: int, now: float) -> None:
+            if stages == at_stage:
+                self.clock.advance(periods * PERIOD)
+                self.off_cpu += periods * PERIOD
+                self.preempted += 1
+
+        return hook
+
+    def __call__(self) -> ThreadUsage:
+        return ThreadUsage(self.clock.now() - self.off_cpu, 0, self.preempted)
+
+
+def test_a_drop_says_the_player_was_kept_off_the_cpu(mini: VenueJob) -> None:
+    clock = ManualClock(T0, autojump=True)
+    usage = Preemption(clock)
+    out = RecordingOutput(on_stage=usage.stall(at_stage=11, periods=2.5))
+    engine = engine_for(mini, out)
+    Player(engine=engine, clock=clock, until=frames_until(20), stop_dark=False, usage=usage).run()
+    ((tick, frames, _, busy_ms, cpu_ms, waits, preempted),) = engine.drops
+    # preparing took 2.5 periods, all of it off the CPU (virtual time: no work takes time)
+    assert (tick, frames, waits, preempted) == (10, 2, 0, 1)
+    assert busy_ms == pytest.approx(2.5 * 1e3 / FPS, abs=0.01)
+    assert cpu_ms == pytest.approx(0.0, abs=0.01)
+
+
+def test_the_real_thread_usage_counts_this_threads_cpu_time_and_its_waits() -> None:
+    before = thread_usage()
+    spin_until = time.thread_time() + 0.02
+    while time.thread_time() < spin_until:
+        pass
+    spun = thread_usage().since(before)
+    assert spun.cpu_s >= 0.02
+    threading.Event().wait(0.005)  # blocks: a voluntary context switch
+    assert thread_usage().since(before).waits > spun.waits
 
 
 def test_a_long_stall_counts_every_missed_frame(mini: VenueJob) -> None:
