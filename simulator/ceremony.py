@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from controller.clock import MonotonicClock
+from controller.files import replace_atomic
 from controller.outputs.routing import plan_routes
 from controller.protocols import bus
 from controller.runtime.credentials import load_credentials
@@ -221,7 +222,5 @@ def cities_picture(show: Path, out: Path, venues: tuple[str, ...]) -> tuple[Path
         sheet.paste(image, (x, 0))
         x += image.width
     target = out / "cities.png"
-    tmp = target.with_suffix(".tmp.png")
-    sheet.save(tmp)
-    tmp.replace(target)
+    replace_atomic(target, sheet.save)
     return target, at

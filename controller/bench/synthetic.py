@@ -9,9 +9,9 @@ noise texture and a multiply master, all active at once.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from controller.files import write_atomic
 
 __all__ = ["write_city", "write_fade_city"]
 
@@ -132,10 +132,7 @@ tracks:
 
 
 def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    Path(tmp).replace(path)
+    write_atomic(path, text, durable=False)  # a benchmark's own input, made again at will
 
 
 def write_city(directory: Path, universes: int, *, fps: int = 44, light: bool = False) -> Path:

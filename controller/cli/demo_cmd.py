@@ -21,6 +21,7 @@ from typing import Any
 
 from controller.cli import validators
 from controller.errors import ArgumentError
+from controller.files import write_atomic
 from controller.transports.bus_address import BrokerUrlError, parse_broker_url
 from simulator.stall_intervals import drops_text, host_line
 
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if picture is not None:
         result["picture"] = {"path": str(picture[0]), "host_time_s": picture[1]}
     report = args.out / "demo-report.json"
-    report.write_text(json.dumps(result, indent=2, default=str))
+    write_atomic(report, json.dumps(result, indent=2, default=str))
     if args.json:
         json.dump(result, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

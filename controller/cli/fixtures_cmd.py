@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from controller.show.ofl import import_ofl, write_profile_atomic
+    from controller.files import write_atomic
+    from controller.show.ofl import import_ofl
 
     validators.input_file(args.file, "FILE.json")
     if args.output is not None:
@@ -40,7 +41,7 @@ def run_import(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(result.yaml_text)
     else:
-        write_profile_atomic(result.yaml_text, args.output)
+        write_atomic(args.output, result.yaml_text)
         sys.stderr.write(
             f"wrote {args.output} ({result.profile.name}, {len(result.profile.modes)} modes)\n"
         )

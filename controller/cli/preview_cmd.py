@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from PIL import Image
 
 from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue, resolve_time
+from controller.files import replace_atomic
 from controller.preview.render_preview import PlanPreview
 
 __all__ = ["register", "save_atomic"]
@@ -41,24 +40,16 @@ def register(sub: Any) -> None:
 
 def save_atomic(images: list[Image.Image], out: Path, *, duration_ms: int = 100) -> None:
     """Write a PNG or GIF without ever leaving a half-written file at `out`."""
-    fd, tmp = tempfile.mkstemp(
-        dir=out.parent or Path("."), prefix=f".{out.name}.", suffix=out.suffix
-    )
-    os.close(fd)
-    try:
+
+    def save(tmp: Path) -> None:  # Pillow picks the format from the suffix, kept on `tmp`
         if len(images) == 1:
             images[0].save(tmp)
         else:
             images[0].save(
                 tmp, save_all=True, append_images=images[1:], duration=duration_ms, loop=0
             )
-        umask = os.umask(0)
-        os.umask(umask)
-        Path(tmp).chmod(0o666 & ~umask)  # mkstemp makes 0600; a picture is for sharing
-        Path(tmp).replace(out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    replace_atomic(out, save)
 
 
 def run(args: argparse.Namespace) -> int:

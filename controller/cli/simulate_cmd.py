@@ -12,6 +12,7 @@ from typing import Any
 from controller.cli import validators
 from controller.cli.common import ArgumentError, load_venue
 from controller.clock import MonotonicClock
+from controller.files import write_atomic
 from controller.outputs.routing import describe_wire, plan_routes
 from controller.show.rig import Protocol
 
@@ -173,6 +174,4 @@ def _write_ready(path: Path, sim: Any, wanted: set[str]) -> None:
     }
     if "enttec" in wanted:
         where["enttec"] = sim.enttec_path
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(where))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(where), durable=False)

@@ -18,16 +18,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import stat
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.errors import ControllerError
+from controller.files import write_atomic
 
 __all__ = [
     "OneTimeLogins",
@@ -133,18 +132,7 @@ class UsersFile:
         """Write the file atomically, 0600."""
         lines = ["# citypulse console users: name = scrypt hash of the password", "[users]"]
         lines += [f'{name} = "{stored}"' for name, stored in sorted(self.users.items())]
-        data = ("\n".join(lines) + "\n").encode()
-        folder = self.path.parent
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            Path(tmp).replace(self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, "\n".join(lines) + "\n", mode=0o600)
 
 
 @dataclass(slots=True)

@@ -22,8 +22,6 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import os
-import secrets
-import stat
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +32,7 @@ import numpy as np
 import zstandard
 from numpy.typing import NDArray
 
+from controller.files import NotRegularFileError, create_sibling, regular_target
 from controller.fseq.format import (
     MAX_BLOCKS_MINOR0,
     BlockEntry,
@@ -219,7 +218,7 @@ class FseqWriter:
             slots = (_UNUSED_SLOT,) * plan.slots  # reserved now, back-filled by close()
             header = dataclasses.replace(header, block_index=slots, channel_data_offset=0)
         target = _regular_target(Path(path))
-        temp, file = _create_sibling(target)
+        temp, file = create_sibling(target)
         try:
             file.write(pack_header(header))
         except BaseException:
@@ -355,31 +354,12 @@ def _variable_headers(extra: Mapping[str, bytes | str]) -> tuple[VariableHeader,
 
 
 def _regular_target(path: Path) -> Path:
-    """`path` through its symlinks, if a regular file may appear there (new or replaced).
-
-    `os.replace` would swap a FIFO, a device such as /dev/null or a symlink for a regular
-    file, and fail late on a directory: refuse those before anything is written.
-    """
-    target = Path(os.path.realpath(path))
+    """`path` through its symlinks, if a regular file may appear there (new or replaced)."""
     try:
-        mode = target.stat().st_mode
-    except FileNotFoundError:
-        return target
-    if not stat.S_ISREG(mode):
+        return regular_target(path)
+    except NotRegularFileError as exc:
         msg = (
             f"{path} is not a regular file; FSEQ files are written only to regular files"
             " (a new file or an existing one)"
         )
-        raise FseqWriteError(msg)
-    return target
-
-
-def _create_sibling(target: Path) -> tuple[Path, BinaryIO]:
-    """Create a hidden, exclusive temp file next to `target` (same filesystem for replace)."""
-    while True:
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-        return temp, os.fdopen(fd, "wb")
+        raise FseqWriteError(msg) from exc

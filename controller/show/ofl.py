@@ -24,12 +24,8 @@ Size: ~550 lines, over STYLE.md B2's 400; `ofl_capabilities` (channels) and `ofl
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import re
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +50,7 @@ from controller.show.ofl_matrix import Matrix, read_matrix
 from controller.show.profile import CELL_LETTERS, FixtureProfile
 from controller.show.source import NodePath, Plain, SourceDoc, parse_yaml, read_yaml
 
-__all__ = ["SCHEMA_MAJOR", "OflImport", "import_ofl", "write_profile_atomic"]
+__all__ = ["SCHEMA_MAJOR", "OflImport", "import_ofl"]
 
 SCHEMA_MAJOR = 12
 _SCHEMA = re.compile(
@@ -426,51 +422,6 @@ def import_ofl(path: Path) -> OflImport:
     return OflImport(
         profile=profile, yaml_text=text, warnings=sink.warnings, suggested_name=suggested
     )
-
-
-def write_profile_atomic(text: str, out: Path) -> None:
-    """Write `text` to `out` atomically: a temporary file beside it, then `os.replace`.
-
-    An existing file is replaced (keeping its permission bits); a reader sees the old or the
-    new profile, never half of one. Only regular files are written: `out` is new or an
-    existing regular file (a symlink is followed, and its target replaced). A FIFO, a device
-    such as /dev/null, a directory or a socket is refused, never replaced by a file.
-
-    Raises:
-        OSError: `out` is not a regular file, or its directory does not exist or is not
-            writable.
-    """
-    out = Path(os.path.realpath(out))  # through symlinks: replace the target, keep the link
-    try:
-        st: os.stat_result | None = out.stat()
-    except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        kind = _FILE_KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
-        msg = f"{out} is {kind}; profiles are written only to regular files (a new file or an existing one)"
-        raise OSError(msg)
-    mode = st.st_mode & 0o777 if st is not None else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-_FILE_KINDS = {
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFDIR: "a directory",
-    stat.S_IFSOCK: "a socket",
-}
 
 
 def _origin(path: Path, raw: dict[str, Plain]) -> tuple[str | None, str]:

@@ -27,13 +27,13 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import __version__ as ruamel_version
 
 from controller.errors import SourceSpan
+from controller.files import write_atomic
 
 __all__ = ["ENV", "cache_dir", "entry_key", "load", "store"]
 
@@ -108,12 +108,4 @@ def store(
     with contextlib.suppress(OSError, ValueError):
         blob = marshal.dumps((key, data, _spans(values), _spans(keys)), MARSHAL_VERSION)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, directory / key)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(directory / key, blob, durable=False)  # made again if lost

@@ -26,9 +26,10 @@ import pytest
 
 from controller.cli.app import main
 from controller.errors import Diagnostic, Severity, ShowValidationError
+from controller.files import write_atomic
 from controller.show.diagnostics import DiagnosticSink
 from controller.show.load import load_rig
-from controller.show.ofl import OflImport, import_ofl, write_profile_atomic
+from controller.show.ofl import OflImport, import_ofl
 from controller.show.profile import ChannelSpec, FixtureProfile
 from controller.show.source import parse_yaml
 
@@ -177,7 +178,7 @@ def test_imported_profiles_pass_check_in_a_rig(tmp_path: Path) -> None:
     profiles.mkdir()
     for path in (SHARPY, COLORBAND, DMX4):
         result = import_ofl(path)
-        write_profile_atomic(result.yaml_text, profiles / f"{result.suggested_name}.yaml")
+        write_atomic(profiles / f"{result.suggested_name}.yaml", result.yaml_text)
     rig = _write(
         tmp_path,
         """
@@ -330,24 +331,6 @@ def test_colours_without_a_citypulse_attribute_are_held_fixed(tmp_path: Path) ->
     assert "ColorIntensity Lime" in result.warnings[0].message
 
 
-def test_write_profile_atomic_replaces_the_file(tmp_path: Path) -> None:
-    out = tmp_path / "p.yaml"
-    write_profile_atomic("old\n", out)
-    write_profile_atomic("new\n", out)
-    assert out.read_text("utf-8") == "new\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["p.yaml"]
-
-
-def test_write_profile_atomic_writes_through_a_symlink_to_a_regular_file(tmp_path: Path) -> None:
-    real = tmp_path / "real.yaml"
-    real.write_text("old\n", "utf-8")
-    link = tmp_path / "link.yaml"
-    link.symlink_to(real)
-    write_profile_atomic("new\n", link)
-    assert link.is_symlink()
-    assert real.read_text("utf-8") == "new\n"
-
-
 def _fifo(tmp_path: Path) -> Path:
     path = tmp_path / "fifo.yaml"
     os.mkfifo(path)
@@ -388,14 +371,14 @@ def test_output_that_is_not_a_regular_file_is_refused_and_left_alone(
     err = capsys.readouterr().err
     assert ": error[A002]: --output: " in err  # the CLI checks -o before any work
     assert f" is {kind}" in err
-    with pytest.raises(OSError, match=f"is {kind}; profiles are written only to regular files"):
-        write_profile_atomic("x\n", out)  # the library refuses too, whoever calls it
+    with pytest.raises(OSError, match=f"is {kind}; only a regular file"):
+        write_atomic(out, "x\n")  # the library refuses too, whoever calls it
     after = os.stat(out)
     assert (stat.S_IFMT(after.st_mode), after.st_ino) == (
         stat.S_IFMT(before.st_mode),
         before.st_ino,
     )
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
 # --- bad input: exact code and position -------------------------------------------------
