@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["FrameGrid", "LocalGrid", "grid_tick", "grid_time"]
+__all__ = ["FrameGrid", "LocalGrid", "describe_grid", "grid_tick", "grid_time"]
 
 _EPS = 1e-9  # seconds: float noise when a time sits exactly on a frame
 
@@ -51,6 +51,17 @@ class FrameGrid(Protocol):
     def to_grid(self, local: float) -> float:
         """Grid time of a local monotonic instant."""
         ...
+
+
+def describe_grid(grid: FrameGrid) -> dict[str, object]:
+    """For a report: frame k was due at grid time `epoch + k / fps`, on `time` (a drop's
+    tick becomes an instant, comparable across venues in lockstep)."""
+    local = isinstance(grid, LocalGrid)
+    return {
+        "epoch": round(grid.time_of(0), 6),
+        "fps": grid.fps,
+        "time": "local monotonic" if local else "shared (UTC)",
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

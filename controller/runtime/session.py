@@ -18,7 +18,7 @@ from controller.clock import Clock
 from controller.outputs.base import Output
 from controller.runtime.commands import Command, CommandKind
 from controller.runtime.engine import Engine, Prepared, plan_playback
-from controller.runtime.grid import FrameGrid, LocalGrid
+from controller.runtime.grid import FrameGrid, LocalGrid, describe_grid
 from controller.runtime.job import VenueJob
 from controller.runtime.playback import EndAction, PlayState
 from controller.runtime.player import Player
@@ -202,6 +202,7 @@ class VenueSession:
             "position_s": round(s.playback.position, 3),
             "frames_sent": s.frames_sent,
             "frames_dropped": s.frames_dropped,
+            "grid": describe_grid(self.grid),
             # see DropRecord in controller.runtime.engine
             "drops": [list(d) for d in self.engine.drops[:100]],
             "late_frames": s.late_frames,

@@ -370,6 +370,7 @@ class ShardedSession:
             "position_s": first.get("position_s", 0.0),
             "frames_sent": min((r.get("frames_sent", 0) for r in reports), default=0),
             "frames_dropped": sum(r.get("frames_dropped", 0) for r in reports),
+            "grid": first.get("grid"),
             "late_frames": sum(r.get("late_frames", 0) for r in reports),
             "lateness_ms": {
                 k: max((x.get(k, 0.0) for x in late), default=0.0) for k in ("p50", "p99", "max")

@@ -142,6 +142,8 @@ def test_virtual_run_to_the_end_of_the_show(capsys: pytest.CaptureFixture[str]) 
         ("GO", "auto-go", 221),
     ]
     assert report["frames_dropped"] == 0
+    assert report["grid"]["fps"] == 40
+    assert report["grid"]["time"] == "local monotonic"
     assert report["lateness_ms"] == {"p50": 0.0, "p99": 0.0, "max": 0.0}
     assert report["simulator"]["frames_latched"] == report["frames_sent"]
     assert [o["name"] for o in report["outputs"]] == ["artnet[1]", "sacn[1]"]

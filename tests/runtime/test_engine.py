@@ -14,8 +14,10 @@ from controller.outputs.serial_dmx import OpenDmxOutput
 from controller.patch.patcher import FIXED_SLOT
 from controller.runtime.commands import Command, CommandKind
 from controller.runtime.engine import Engine
+from controller.runtime.grid import LocalGrid, describe_grid
 from controller.runtime.job import VenueJob
 from controller.runtime.playback import EndAction, Playback, PlayState
+from controller.runtime.shared_grid import SharedGrid, TrustedClockMap
 from controller.show.rig import Protocol
 from controller.testing import ManualClock
 from tests.outputs.fakes import LinePort
@@ -290,3 +292,12 @@ def test_commands_wait_in_the_inbox_until_their_frame(mini: VenueJob) -> None:
     assert frames == [240 + k for k in range(11)] + [250, 250, 250]
     (outcome,) = engine.outcomes()
     assert (outcome.tick, outcome.accepted) == (10, True)
+
+
+def test_a_report_names_the_grid_so_a_dropped_tick_becomes_an_instant() -> None:
+    local = describe_grid(LocalGrid(epoch=1000.25, fps=40))
+    shared = describe_grid(
+        SharedGrid(epoch=1_796_213_014.0, fps=44, clock_map=TrustedClockMap(offset_s=0.5))
+    )
+    assert local == {"epoch": 1000.25, "fps": 40, "time": "local monotonic"}
+    assert shared == {"epoch": 1_796_213_014.0, "fps": 44, "time": "shared (UTC)"}
