@@ -12,7 +12,8 @@ milliseconds and drifting by tens of ppm. Figures:
 - wire skew: each venue's `--tap` frames, timestamped by the kernel in a capture process,
   paired across venues (p50 / p99 / max of |skew|, missing and bunched frames);
 - late join: a venue stopped mid-show (its report kept) and started again: spawn to its
-  first frame on the wire, and the skew of its frames from then on;
+  first frame on the wire, the skew of its frames from then on, and the frames the
+  restarted player dropped (those in host stalls counted apart);
 - broker outage: the broker killed for `outage_s`; frames missed and the skew at the end
   of the outage (the holdover drift), then the time to lock again;
 - host stalls: a SCHED_FIFO 99 watchdog on every CPU (`simulator.stalls`) for the whole run;
@@ -153,8 +154,14 @@ def _one_mode(opts: SyncBenchOptions, rt: bool, workdir: Path) -> dict[str, Any]
     if outage is not None:
         outage["missing_attribution"] = {v: stalls.attribute_gaps(g) for v, g in gaps.items()}
     reports = dict(night.reports)
-    late["milestones_s"] = reports.get(late["venue"], {}).get("join")
-    reports[late["venue"]] = late.pop("report_before_restart") or reports.get(late["venue"], {})
+    joined = reports.get(late["venue"], {})  # the restarted process's own report
+    late["milestones_s"] = joined.get("join")
+    late["after_restart"] = {
+        "frames_dropped": joined.get("frames_dropped"),
+        "drops": joined.get("drops"),
+        **stalls.attribute_drops(joined, epoch=state.get("epoch"), fps=state.get("fps")),
+    }
+    reports[late["venue"]] = late.pop("report_before_restart") or joined
     return {
         "mode": "SCHED_FIFO (--rt)" if rt else "normal priority",
         "all_locked_after_start_s": round(locked_all_s, 3),
@@ -262,6 +269,11 @@ def sync_table(result: dict[str, Any]) -> str:
             f"  late join ({late['venue']}): first frame {late['first_frame_after_spawn_s']} s after "
             f"the process started; its skew {_fmt(late['skew_ms'])} ms; after the show loaded "
             f"(seconds): {late.get('milestones_s')}"
+        )
+        after = late.get("after_restart") or {}
+        lines.append(
+            f"  late joiner's own drops after its restart: {after.get('frames_dropped')} "
+            f"({after.get('drops_during_host_stalls')} during host stalls)"
         )
         outage = run["broker_outage"]
         if outage:
