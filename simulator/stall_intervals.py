@@ -35,6 +35,7 @@ __all__ = [
     "intersect",
     "stall_extents",
     "stall_summary",
+    "steal_ticks",
     "wire_gaps",
 ]
 
@@ -268,6 +269,20 @@ def drops_text(dropped: int | None, attribution: dict[str, Any]) -> str:
     return f"{dropped} ({during} during {stalls} of {lengths} ms{f', {rest} not' if rest else ''})"
 
 
+def steal_ticks(proc_stat: str, cpu: int) -> int | None:
+    """CPU `cpu`'s steal time in `/proc/stat` (USER_HZ ticks): the time the hypervisor ran
+    something else while this virtual CPU had work (proc(5): the 8th value of a `cpuN`
+    line). None when the line or the field is not there (an old kernel, no steal clock)."""
+    name = f"cpu{cpu}"
+    for line in proc_stat.splitlines():
+        fields = line.split()
+        if fields and fields[0] == name:
+            if len(fields) > 8 and fields[8].isdigit():
+                return int(fields[8])
+            return None
+    return None
+
+
 def host_line(host: dict[str, Any]) -> str:
     """The report line of a `StallReport.as_dict()`: how many host stalls, the longest, and
     whether the watchdog ran at normal priority (then it attributes no drop)."""
@@ -276,6 +291,8 @@ def host_line(host: dict[str, Any]) -> str:
         f"  host stalls (every CPU stopped at once, FIFO 99 watchdog): {host.get('count', '-')}, "
         f"max {host.get('max_ms', 0):g} ms"
     )
+    if host.get("steal_s") is not None:
+        line += f"; CPU time taken by the hypervisor (steal) {host['steal_s']:g} s"
     if watchdog.get("refused"):
         line += f"; watchdog at normal priority ({watchdog['refused']}): no drop is attributed"
     return line

@@ -40,6 +40,7 @@ from simulator.stall_intervals import (
     host_stalls,
     stall_extents,
     stall_summary,
+    steal_ticks,
 )
 
 __all__ = ["CpuWatch", "HostStalls", "StallReport", "StallWatchError"]
@@ -67,6 +68,7 @@ class CpuWatch:
     max_gap_ms: float
     cpu_s: float  # the watchdog's own CPU time while watching
     gaps: tuple[Interval, ...]
+    steal_s: float | None = None  # the hypervisor's steal time on this CPU meanwhile
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class CpuWatch:
             "missed_deadlines": self.missed_deadlines,
             "max_gap_ms": round(self.max_gap_ms, 3),
             "cpu_s": round(self.cpu_s, 3),
+            "steal_s": None if self.steal_s is None else round(self.steal_s, 3),
             "stalls": [g.as_pair() for g in self.gaps],
         }
 
@@ -120,8 +123,10 @@ class StallReport:
     def as_dict(self) -> dict[str, Any]:
         """The summary of host stalls, how they were watched, and every CPU's own gaps."""
         refused = sorted({c.refused for c in self.cpus if c.refused is not None})
+        steals = [c.steal_s for c in self.cpus]
         return {
             **stall_summary(self.host),
+            "steal_s": None if None in steals else round(sum(s or 0.0 for s in steals), 3),
             "watchdog": {
                 "cpus": [c.cpu for c in self.cpus],
                 "priority": f"SCHED_FIFO {PRIORITY}" if self.realtime else "normal",
@@ -149,6 +154,21 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _steal(cpu: int) -> int | None:
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return steal_ticks(stat.read(), cpu)
+    except (OSError, ValueError):
+        return None
+
+
+def _steal_since(cpu: int, before: int | None) -> float | None:
+    after = _steal(cpu)
+    if before is None or after is None:
+        return None
+    return (after - before) / os.sysconf("SC_CLK_TCK")
+
+
 def _watch(conn: Connection, cpu: int, period_s: float, threshold_s: float) -> None:
     """One CPU's watchdog: "ready", then wake on every deadline until a stop request."""
     try:
@@ -159,7 +179,7 @@ def _watch(conn: Connection, cpu: int, period_s: float, threshold_s: float) -> N
     refused = _realtime()
     clock = MonotonicClock()
     anchor = utc_anchor()
-    cpu_before = _cpu_s()
+    cpu_before, steal_before = _cpu_s(), _steal(cpu)
     recorder = WakeRecorder(start=clock.now(), period_s=period_s, threshold_s=threshold_s)
     conn.send(("ready", refused))
     fd, deadline = conn.fileno(), recorder.deadline
@@ -170,7 +190,7 @@ def _watch(conn: Connection, cpu: int, period_s: float, threshold_s: float) -> N
     watch = CpuWatch(
         cpu=cpu, refused=refused, seconds=clock.now() - recorder.start, wakes=recorder.wakes,
         missed_deadlines=recorder.missed, max_gap_ms=recorder.max_gap_s * 1e3,
-        cpu_s=_cpu_s() - cpu_before,
+        cpu_s=_cpu_s() - cpu_before, steal_s=_steal_since(cpu, steal_before),
         gaps=tuple(Interval(start=g.start + anchor, end=g.end + anchor) for g in recorder.gaps),
     )  # fmt: skip
     with contextlib.suppress(OSError):

@@ -59,6 +59,10 @@ def _phases(stalls: list[list[float]]) -> list[float]:
     return [round(start % CYCLE_S * 1e3, 1) for start, _ in stalls]
 
 
+def _steal(steal_s: float | None) -> str:
+    return "not reported by this kernel" if steal_s is None else f"{steal_s:g} s"
+
+
 def _table(result: dict[str, Any]) -> str:
     watchdog = result["watchdog"]
     lines = [
@@ -68,6 +72,7 @@ def _table(result: dict[str, Any]) -> str:
             "CPU-s a minute)"
         ),
         f"  count {result['count']}, total {result['total_ms']} ms, longest {result['max_ms']} ms",
+        f"  CPU time the hypervisor took (steal, all CPUs): {_steal(result.get('steal_s'))}",
         "  start within a 100 ms cycle of UTC (ms)   length (ms)",
     ]
     for (_, length), phase in zip(result["host_stalls"], result["phases_ms"], strict=True):

@@ -26,4 +26,6 @@ def test_bench_host_prints_a_table_before_its_json(capsys: pytest.CaptureFixture
     assert main(["bench", "host", "--seconds", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("host stalls in 1 s (every CPU stopped at once")
-    assert json.loads(out[-1])["seconds"] == 1.0
+    result = json.loads(out[-1])
+    assert result["seconds"] == 1.0
+    assert f"CPU time the hypervisor took (steal, all CPUs): {result['steal_s']:g} s" in out[2]

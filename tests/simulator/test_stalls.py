@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from controller.clock import MonotonicClock, utc_anchor
-from simulator.stall_intervals import Interval
+from simulator.stall_intervals import Interval, host_line, steal_ticks
 from simulator.stalls import CpuWatch, HostStalls, StallReport
 
 _clock = MonotonicClock()
@@ -61,8 +61,11 @@ def test_one_pinned_watchdog_per_cpu_reports_and_stops_promptly() -> None:
         assert watch.seconds >= 0.5
         assert watch.wakes >= 0.5 * watch.seconds / 0.002  # it does wake every 2 ms
         assert watch.cpu_s < 0.2 * watch.seconds  # and sleeps in between (no spinning)
+    for watch in report.cpus:  # this kernel has a steal clock (a VM's); it only grows
+        assert watch.steal_s is not None
+        assert 0.0 <= watch.steal_s <= watch.seconds
     shape = report.as_dict()
-    assert set(shape) >= {"count", "total_ms", "max_ms", "long", "watchdog", "per_cpu"}
+    assert set(shape) >= {"count", "total_ms", "max_ms", "long", "watchdog", "per_cpu", "steal_s"}
     assert shape["watchdog"]["cpus"] == cpus
     assert shape["watchdog"]["period_ms"] == 2.0
 
@@ -128,3 +131,41 @@ def test_a_watchdog_at_normal_priority_explains_no_drop() -> None:
     assert normal.attribute_drops(drops, epoch=0.0, fps=40)["drops_unexplained"] == 1
     assert normal.as_dict()["watchdog"]["priority"] == "normal"
     assert fifo.cpu_s_per_minute() == pytest.approx(1.2)
+
+
+PROC_STAT = """cpu  2073145 1656 291216 3372358 3767 0 41352 38764 0 0
+cpu0 923614 846 135064 1812443 782 0 20184 19716 0 0
+cpu1 1149530 809 156151 1559914 2984 0 21167 19048 0 0
+intr 123 4 5
+"""
+
+
+def test_steal_time_is_read_per_cpu_from_proc_stat() -> None:
+    assert steal_ticks(PROC_STAT, 0) == 19716
+    assert steal_ticks(PROC_STAT, 1) == 19048
+    assert steal_ticks(PROC_STAT, 2) is None  # no such CPU
+    assert steal_ticks("cpu0 1 2 3 4 5 6 7\n", 0) is None  # a kernel without the field
+
+
+def test_the_report_adds_up_the_steal_time_and_says_it() -> None:
+    cpus = tuple(
+        CpuWatch(
+            cpu=c,
+            refused=None,
+            seconds=60.0,
+            wakes=30_000,
+            missed_deadlines=0,
+            max_gap_ms=7.0,
+            cpu_s=0.6,
+            gaps=(),
+            steal_s=steal,
+        )
+        for c, steal in ((0, 0.25), (1, 0.33))
+    )
+    shape = StallReport(period_s=0.002, threshold_s=0.005, cpus=cpus).as_dict()
+    assert shape["steal_s"] == 0.58
+    assert [c["steal_s"] for c in shape["per_cpu"]] == [0.25, 0.33]
+    assert "CPU time taken by the hypervisor (steal) 0.58 s" in host_line(shape)
+    unknown = StallReport(period_s=0.002, threshold_s=0.005, cpus=(watch(0, None),))
+    assert unknown.as_dict()["steal_s"] is None
+    assert "steal" not in host_line(unknown.as_dict())
