@@ -297,5 +297,7 @@ def test_each_wire_is_dark_from_the_frame_its_venue_executed_the_blackout_on(nig
             f"{venue}: heard {(heard - go_shared) / PERIOD + go_tick:.2f}, executed on tick "
             f"{tick}, dark on the wire {(first_dark - deadline) * 1e3:+.1f} ms from its deadline"
         )
-        assert heard <= deadline + 0.001  # never executed before the venue heard it
+        # never executed before the venue heard it: the dark frame left after (a frame
+        # delivered late, past a host stall, may carry a BLACKOUT heard after its deadline)
+        assert heard <= first_dark + 0.001
         assert -0.002 < first_dark - deadline < PERIOD, venue  # that very frame: within one
