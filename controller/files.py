@@ -41,8 +41,7 @@ _FILE_KINDS = {
     stat.S_IFBLK: "a block device",
     stat.S_IFDIR: "a directory",
     stat.S_IFSOCK: "a socket",
-    stat.S_IFLNK: "a symbolic link",
-}
+}  # no symbolic link: the target is followed to what it names
 
 
 class NotRegularFileError(OSError):

@@ -270,11 +270,12 @@ def sync_table(result: dict[str, Any]) -> str:
             f"the process started; its skew {_fmt(late['skew_ms'])} ms; after the show loaded "
             f"(seconds): {late.get('milestones_s')}"
         )
-        after = late.get("after_restart") or {}
-        lines.append(
-            f"  late joiner's own drops after its restart: {after.get('frames_dropped')} "
-            f"({after.get('drops_during_host_stalls')} during host stalls)"
-        )
+        after = late.get("after_restart")
+        if after is not None:
+            lines.append(
+                f"  late joiner's own drops after its restart: {after.get('frames_dropped')} "
+                f"({after.get('drops_during_host_stalls')} during host stalls)"
+            )
         outage = run["broker_outage"]
         if outage:
             explained = {v: a["missing_during_host_stalls"]

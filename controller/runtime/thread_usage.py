@@ -11,7 +11,7 @@ from __future__ import annotations
 import resource
 from dataclasses import dataclass
 
-__all__ = ["ThreadUsage", "thread_usage"]
+__all__ = ["NO_USAGE", "ThreadUsage", "thread_usage"]
 
 _WHO = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
 

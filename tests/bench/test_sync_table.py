@@ -26,6 +26,7 @@ def test_the_table_shows_every_venue_the_skew_and_the_late_join() -> None:
         assert f"\n  {venue} " in table
     assert "wire skew p50/p99/max ms: 0.222 / 0.805 / 1.908 over 2400 frames" in table
     assert "late join (singapore): first frame 1.559 s after the process started" in table
+    assert "late joiner's own drops" not in table  # a run from before they were counted
 
 
 def test_the_late_joiners_own_drops_after_its_restart_are_in_the_table() -> None:
